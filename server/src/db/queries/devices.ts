@@ -1,0 +1,106 @@
+/** Pairing codes, devices and consent receipts. */
+import type { SqliteDatabase } from '../sqlite.ts';
+
+export type DeviceRow = { keyId: string; publicKey: Uint8Array; userId: string; studyId: string; pseudonym: string; pairedAt: string };
+export type ConsentRow = {
+  receiptId: string;
+  deviceKeyId: string;
+  studyId: string;
+  studyVersion: number;
+  state: string;
+  validUntilMs: number | null;
+  receivedAtMs: number;
+  receipt: string;
+};
+
+export function insertPairingCode(db: SqliteDatabase, args: { codeHash: string; userId: string; studyId: string; expiresAtMs: number }): void {
+  db.prepare('INSERT INTO pairing_codes (code_hash, user_id, study_id, expires_at_ms) VALUES (?, ?, ?, ?)').run(
+    args.codeHash,
+    args.userId,
+    args.studyId,
+    args.expiresAtMs,
+  );
+}
+
+/** Deletes the code as it is read: a pairing code works once. */
+export function takePairingCode(db: SqliteDatabase, codeHash: string): { userId: string; studyId: string; expiresAtMs: number } | undefined {
+  const row = db.prepare('DELETE FROM pairing_codes WHERE code_hash = ? RETURNING user_id, study_id, expires_at_ms').get(codeHash) as
+    | { user_id: string; study_id: string; expires_at_ms: number }
+    | undefined;
+  return row && { userId: row.user_id, studyId: row.study_id, expiresAtMs: row.expires_at_ms };
+}
+
+type RawDevice = { key_id: string; public_key: Buffer; user_id: string; study_id: string; pseudonym: string; paired_at: string };
+const toDevice = (row: RawDevice): DeviceRow => ({
+  keyId: row.key_id,
+  publicKey: new Uint8Array(row.public_key),
+  userId: row.user_id,
+  studyId: row.study_id,
+  pseudonym: row.pseudonym,
+  pairedAt: row.paired_at,
+});
+
+export function insertDevice(db: SqliteDatabase, device: DeviceRow): void {
+  db.prepare('INSERT INTO devices (key_id, public_key, user_id, study_id, pseudonym, paired_at) VALUES (?, ?, ?, ?, ?, ?)').run(
+    device.keyId,
+    device.publicKey,
+    device.userId,
+    device.studyId,
+    device.pseudonym,
+    device.pairedAt,
+  );
+}
+
+export function findDevice(db: SqliteDatabase, keyId: string): DeviceRow | undefined {
+  const row = db.prepare('SELECT * FROM devices WHERE key_id = ?').get(keyId) as RawDevice | undefined;
+  return row && toDevice(row);
+}
+
+export function devicesOfUser(db: SqliteDatabase, userId: string): DeviceRow[] {
+  return (db.prepare('SELECT * FROM devices WHERE user_id = ?').all(userId) as RawDevice[]).map(toDevice);
+}
+
+export function insertConsentReceipt(db: SqliteDatabase, consent: ConsentRow): void {
+  db.prepare(
+    'INSERT INTO consent_receipts (receipt_id, device_key_id, study_id, study_version, state, valid_until_ms, received_at_ms, receipt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+  ).run(
+    consent.receiptId,
+    consent.deviceKeyId,
+    consent.studyId,
+    consent.studyVersion,
+    consent.state,
+    consent.validUntilMs,
+    consent.receivedAtMs,
+    consent.receipt,
+  );
+}
+
+/** The device's most recent consent event for a study: it alone decides whether uploads are accepted. */
+export function latestConsent(db: SqliteDatabase, args: { deviceKeyId: string; studyId: string }): ConsentRow | undefined {
+  const row = db
+    .prepare('SELECT * FROM consent_receipts WHERE device_key_id = ? AND study_id = ? ORDER BY received_at_ms DESC, rowid DESC LIMIT 1')
+    .get(args.deviceKeyId, args.studyId) as
+    | {
+        receipt_id: string;
+        device_key_id: string;
+        study_id: string;
+        study_version: number;
+        state: string;
+        valid_until_ms: number | null;
+        received_at_ms: number;
+        receipt: string;
+      }
+    | undefined;
+  return (
+    row && {
+      receiptId: row.receipt_id,
+      deviceKeyId: row.device_key_id,
+      studyId: row.study_id,
+      studyVersion: row.study_version,
+      state: row.state,
+      validUntilMs: row.valid_until_ms,
+      receivedAtMs: row.received_at_ms,
+      receipt: row.receipt,
+    }
+  );
+}

@@ -1,0 +1,111 @@
+/**
+ * The data-access interface the rest of the server uses. Each query module is a set of plain
+ * functions of (db, args); a store binds them to one open database, so callers never see a
+ * SQLite handle and a PostgreSQL store can implement the same types.
+ */
+import { existsSync } from 'node:fs';
+import * as people from './queries/people.ts';
+import * as studies from './queries/studies.ts';
+import * as devices from './queries/devices.ts';
+import * as envelopes from './queries/envelopes.ts';
+import * as audit from './queries/audit.ts';
+import * as aggregator from './queries/aggregator.ts';
+import { API_MIGRATIONS } from './schema/api/index.ts';
+import { AGGREGATOR_MIGRATIONS } from './schema/aggregator/index.ts';
+import { checkpointAndTruncate, openReadOnlyDatabase, openWritableDatabase, type SqliteDatabase } from './sqlite.ts';
+
+type AnyQuery = (db: SqliteDatabase, ...args: never[]) => unknown;
+export type Bound<Q> = { [K in keyof Q]: Q[K] extends (db: SqliteDatabase, ...args: infer A) => infer R ? (...args: A) => R : never };
+
+function bind<Q extends Record<string, AnyQuery>>(db: () => SqliteDatabase, queries: Q): Bound<Q> {
+  return Object.fromEntries(
+    Object.entries(queries).map(([name, query]) => [name, (...args: never[]) => query(db(), ...args)]),
+  ) as Bound<Q>;
+}
+
+const API_QUERIES = { ...people, ...studies, ...devices, ...envelopes, ...audit };
+const AGGREGATOR_READS = {
+  cohortResultsOfStudy: aggregator.cohortResultsOfStudy,
+  quarantineOfStudy: aggregator.quarantineOfStudy,
+  currentStudyKey: aggregator.currentStudyKey,
+  isErased: aggregator.isErased,
+};
+
+export type ApiQueries = Bound<typeof API_QUERIES>;
+export type AggregatorReads = Bound<typeof AGGREGATOR_READS>;
+
+export type ApiStore = ApiQueries & {
+  /** Runs `work` atomically: every write inside lands, or none does. Audit entries rely on it. */
+  transaction: <T>(work: () => T) => T;
+  /** What the aggregator publishes (cohort results, quarantine reasons, study public keys, erasures). */
+  aggregator: AggregatorReads & { available: () => boolean };
+  /** After erasing rows: nothing of them may remain in the WAL. */
+  compact: () => void;
+  close: () => void;
+};
+
+export type StoreFiles = { apiDb: string; aggregatorDb: string };
+
+/** @throws CandorError `db.newer-schema` from the migration runner. */
+export function openApiStore(files: StoreFiles): ApiStore {
+  const db = openWritableDatabase(files.apiDb, API_MIGRATIONS);
+  let aggregatorDb: SqliteDatabase | undefined;
+  const aggregatorHandle = (): SqliteDatabase => {
+    aggregatorDb ??= openReadOnlyDatabase(files.aggregatorDb);
+    return aggregatorDb;
+  };
+  return {
+    ...bind(() => db, API_QUERIES),
+    transaction: <T>(work: () => T): T => db.transaction(work)(),
+    aggregator: {
+      ...bind(aggregatorHandle, AGGREGATOR_READS),
+      available: () => aggregatorDb !== undefined || existsSync(files.aggregatorDb),
+    },
+    compact: () => {
+      checkpointAndTruncate(db);
+    },
+    close: () => {
+      aggregatorDb?.close();
+      db.close();
+    },
+  };
+}
+
+const AGGREGATOR_QUERIES = { ...aggregator };
+const API_READS_FOR_AGGREGATOR = {
+  envelopesAfter: envelopes.envelopesAfter,
+  findDevice: devices.findDevice,
+  findStudyVersion: studies.findStudyVersion,
+  listOpenStudyVersions: studies.listOpenStudyVersions,
+  listErasureRequests: envelopes.listErasureRequests,
+};
+
+export type AggregatorStore = Bound<typeof AGGREGATOR_QUERIES> & {
+  transaction: <T>(work: () => T) => T;
+  /** What the API server holds that the aggregator needs: sealed envelopes, devices, study versions, erasure requests. */
+  api: Bound<typeof API_READS_FOR_AGGREGATOR>;
+  compact: () => void;
+  close: () => void;
+};
+
+/** @throws CandorError `db.newer-schema`; SqliteError when the API database does not exist yet. */
+export function openAggregatorStore(files: StoreFiles): AggregatorStore {
+  const db = openWritableDatabase(files.aggregatorDb, AGGREGATOR_MIGRATIONS);
+  let apiDb: SqliteDatabase | undefined;
+  const apiHandle = (): SqliteDatabase => {
+    apiDb ??= openReadOnlyDatabase(files.apiDb);
+    return apiDb;
+  };
+  return {
+    ...bind(() => db, AGGREGATOR_QUERIES),
+    transaction: <T>(work: () => T): T => db.transaction(work)(),
+    api: bind(apiHandle, API_READS_FOR_AGGREGATOR),
+    compact: () => {
+      checkpointAndTruncate(db);
+    },
+    close: () => {
+      apiDb?.close();
+      db.close();
+    },
+  };
+}
