@@ -1,0 +1,62 @@
+import { DETECTOR_IDS, type DetectorId } from '@candor/shared/schemas/policy';
+import type { RedactionManifest } from '@candor/shared/schemas/window';
+import { email, phone } from './detectors/contact.ts';
+import type { Detector, Span } from './detectors/detector.ts';
+import { iban, paymentCard, usSsn } from './detectors/financial.ts';
+import { personName } from './detectors/names.ts';
+import { credentialUrl, ipAddress } from './detectors/network.ts';
+import { secret } from './detectors/secrets.ts';
+
+export type { Detector, Span } from './detectors/detector.ts';
+
+/** Every detector Candor ships, by id; a policy picks from these. */
+export const DETECTORS: Readonly<Record<DetectorId, Detector>> = {
+  email,
+  phone,
+  'payment-card': paymentCard,
+  'us-ssn': usSsn,
+  iban,
+  'ip-address': ipAddress,
+  'credential-url': credentialUrl,
+  secret,
+  'person-name': personName,
+};
+
+/** The detectors a policy runs, in Candor's fixed order (so manifests compare equal). */
+export function detectorsFor(ids: readonly DetectorId[]): readonly Detector[] {
+  return DETECTOR_IDS.filter((id) => ids.includes(id)).map((id) => DETECTORS[id]);
+}
+
+/** The manifest's `detectors` field: which detectors ran, at which versions. */
+export function detectorVersions(detectors: readonly Detector[]): RedactionManifest['detectors'] {
+  return detectors.map((detector) => ({ id: detector.id, version: detector.version }));
+}
+
+/**
+ * Everything the detectors find in `text`, merged: sorted by start, overlapping or touching
+ * spans joined (the earlier detector names the joined span).
+ */
+export function findSpans(text: string, detectors: readonly Detector[]): Span[] {
+  const found: Span[] = [];
+  for (const detector of detectors) detector.find(text, found);
+  if (found.length < 2) return found;
+  found.sort((a, b) => a.start - b.start || b.end - a.end);
+  const merged: Span[] = [];
+  for (const span of found) {
+    const last = merged.at(-1);
+    if (last !== undefined && span.start <= last.end) last.end = Math.max(last.end, span.end);
+    else merged.push({ ...span });
+  }
+  return merged;
+}
+
+/** `text` with every span replaced by `[detector-id]`. */
+export function replaceSpans(text: string, spans: readonly Span[]): string {
+  let out = '';
+  let cursor = 0;
+  for (const span of spans) {
+    out += `${text.slice(cursor, span.start)}[${span.detector}]`;
+    cursor = span.end;
+  }
+  return out + text.slice(cursor);
+}

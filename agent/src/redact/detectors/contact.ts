@@ -1,0 +1,49 @@
+import { collect, digitsOf, type Detector } from './detector.ts';
+
+// Local part, then a domain with at least one dot and an alphabetic top-level label.
+const EMAIL = /(?<![\w.%+-])[\w.%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![\w-])/g;
+// SSH remotes (`git@github.com:org/repo`) name a service account, not a person.
+const SERVICE_LOCAL_PARTS = new Set(['git']);
+
+export const email: Detector = {
+  id: 'email',
+  version: 1,
+  describes: 'email addresses (name@domain.tld), except the git@ of SSH remotes',
+  find(text, found) {
+    if (!text.includes('@')) return;
+    collect('email', EMAIL, text, found, (match) => {
+      const local = match[0].slice(0, match[0].indexOf('@'));
+      return !SERVICE_LOCAL_PARTS.has(local) && !local.startsWith('.') && !local.endsWith('.');
+    });
+  },
+};
+
+const PHONE_PATTERNS = [
+  // International: +CC then groups, optionally with a (0) or an area code in parentheses.
+  /(?<![\w+])\+[1-9]\d{0,2}(?:[ .\-/]?\(?\d{1,5}\)?){1,6}(?![\w])/g,
+  // North American: (555) 123-4567, 555-123-4567, 555.123.4567.
+  /(?<![\w-])(?:\(\d{3}\)\s?|\d{3}[-.])\d{3}[-.]\d{4}(?![\w-])/g,
+  // National trunk prefix 0 with grouped digits: 020 7946 0958, 06 12 34 56 78, 0171-1234567.
+  /(?<![\w.\-:/])0\d{1,4}(?:[ \-/]\d{2,8}){1,4}(?![\w.\-:/])/g,
+];
+// A bare run of digits is a phone number only when the words before it say so.
+const PHONE_CUE = /\b(?:phone|tel|telephone|mobile|cell|call(?: me)?(?: at| on)?|whatsapp|sms|text me(?: at| on)?|fax|ring me(?: on)?)\b[\s:.#-]{0,4}(\+?\d[\d ().-]{5,20}\d)/gi;
+
+function phoneDigitsPlausible(value: string, min = 8): boolean {
+  const digits = digitsOf(value).length;
+  return digits >= min && digits <= 15;
+}
+
+export const phone: Detector = {
+  id: 'phone',
+  version: 1,
+  describes: 'phone numbers: international (+CC …), North American and national formats with a leading 0, and digit runs after words like "call me at"',
+  find(text, found) {
+    if (!/\d{2}/.test(text)) return;
+    // Dates like 01-02-2024 have 8 digits; national numbers have at least 9.
+    PHONE_PATTERNS.forEach((pattern, index) => {
+      collect('phone', pattern, text, found, (match) => phoneDigitsPlausible(match[0], index === 2 ? 9 : 8));
+    });
+    collect('phone', PHONE_CUE, text, found, (match) => phoneDigitsPlausible(match[1] ?? ''), 1);
+  },
+};

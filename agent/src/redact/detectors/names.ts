@@ -1,0 +1,65 @@
+import type { Detector, Span } from './detector.ts';
+
+/**
+ * Case-insensitive alternatives without the `i` flag, which would make `\p{Lu}` match
+ * lowercase letters too (and a name must start with a capital).
+ */
+function anyCase(alternatives: string): string {
+  return alternatives.replace(/\p{L}/gu, (letter) => {
+    const upper = letter.toUpperCase();
+    return upper === letter || upper.length !== 1 ? letter : `[${letter}${upper}]`;
+  });
+}
+
+function context(source: string): RegExp {
+  return new RegExp(source, 'gmu');
+}
+
+const WORD = String.raw`\p{Lu}\p{Ll}+(?:[-'’]\p{Lu}?\p{Ll}+)*`;
+const NAME = String.raw`${WORD}(?:[ ](?:(?:van|von|de|da|di|del|der|le|la|du|bin|al)[ ])?${WORD}){0,2}`;
+/**
+ * Contexts where a capitalised word is a person's name: introductions, salutations,
+ * sign-offs, honorifics and trailers. A name alone, with no such context, is left alone:
+ * telling "Jordan" from a product is beyond a pattern, and the vocabulary threshold (k people)
+ * covers what is left.
+ */
+const CONTEXTS: readonly RegExp[] = [
+  context(String.raw`\b(?:${anyCase("my name is|my name's|i am called|call me|je m'appelle|ich heiße|mein name ist")})\s+(${NAME})`),
+  context(String.raw`(?:^|[.!?]\s+)(?:${anyCase('dear|hi|hello|hey|hallo|bonjour|liebe|lieber|cher|chère')})\s+(${NAME})\s*[,!:]`),
+  context(
+    String.raw`\b(?:${anyCase('best regards|kind regards|warm regards|best wishes|regards|best|cheers|thanks|thank you|sincerely|yours|mit freundlichen grüßen|viele grüße|cordialement|bien à vous')})\s*,\s*(?:-{1,2}\s*)?(${NAME})`,
+  ),
+  context(String.raw`\b(?:Mr|Mrs|Ms|Mx|Dr|Prof|Herr|Frau|Mme|Mlle)\.?\s+(${NAME})`),
+  context(String.raw`\b(?:${anyCase('signed-off-by|co-authored-by|reviewed-by|author|from|cc|to|contact|assignee|reporter')}):\s*(${NAME})`),
+  context(String.raw`^\s*--\s*(${NAME})\s*$`),
+];
+// Words that follow a salutation or a sign-off but name no one.
+const NOT_NAMES = new Set([
+  'team', 'all', 'everyone', 'everybody', 'there', 'folks', 'guys', 'both', 'again', 'world', 'friends', 'colleagues',
+  'sir', 'madam', 'support', 'again', 'so', 'much', 'you', 'in', 'for', 'a', 'the', 'to', 'and', 'regards', 'advance',
+  'this', 'that', 'it', 'is', 'not', 'here', 'test', 'fix', 'bug', 'main', 'master', 'origin', 'head', 'todo', 'note',
+  'i', 'we', 'me', 'ok', 'okay', 'yes', 'no', 'thanks', 'customer', 'user', 'admin', 'root', 'hiring', 'manager',
+]);
+
+export const personName: Detector = {
+  id: 'person-name',
+  version: 1,
+  describes: 'person names in obvious contexts: "my name is …", salutations ("Dear …", "Hi …,"), sign-offs ("Regards, …"), honorifics and commit trailers',
+  find(text, found: Span[]) {
+    if (!/\p{Lu}/u.test(text)) return;
+    for (const pattern of CONTEXTS) {
+      pattern.lastIndex = 0;
+      for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
+        const name = match[1];
+        if (name === undefined) continue;
+        // Drop trailing words that are not names ("Hi Anna Team"), keep at least the first.
+        const words = name.split(' ');
+        while (words.length > 0 && NOT_NAMES.has((words.at(-1) ?? '').toLowerCase())) words.pop();
+        if (words.length === 0 || NOT_NAMES.has((words[0] ?? '').toLowerCase())) continue;
+        const kept = words.join(' ');
+        const start = match.index + match[0].lastIndexOf(name);
+        found.push({ detector: 'person-name', start, end: start + kept.length });
+      }
+    }
+  },
+};

@@ -1,0 +1,103 @@
+import { collect, entropyOf, type Detector, type Span } from './detector.ts';
+
+/**
+ * Known key and token formats, each anchored on a vendor prefix so that ordinary words and
+ * hashes never match. Sources: the vendors' own token-format documentation.
+ */
+const KNOWN_FORMATS: readonly RegExp[] = [
+  /\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[0-9A-Z]{16}\b/g, // AWS access key ids
+  /\bAIza[0-9A-Za-z_-]{35}(?![\w-])/g, // Google API keys
+  /\bya29\.[0-9A-Za-z_-]{20,}/g, // Google OAuth access tokens
+  /\bGOCSPX-[0-9A-Za-z_-]{20,}/g, // Google OAuth client secrets
+  /(?<![\w~.-])[0-9A-Za-z_~.-]{3}\dQ~[0-9A-Za-z_~.-]{31,34}(?![\w~.-])/g, // Azure AD client secrets
+  /\bgh[pousr]_[A-Za-z0-9]{36,255}\b/g, // GitHub tokens
+  /\bgithub_pat_[A-Za-z0-9_]{22,255}\b/g, // GitHub fine-grained tokens
+  /\bgl(?:pat|dt|rt|ptt|ft|imt|agent|oas|cbt)-[A-Za-z0-9_-]{20,}/g, // GitLab tokens
+  /\bGR1348941[A-Za-z0-9_-]{20,}/g, // GitLab runner registration tokens
+  /\bxox[abposre]-[A-Za-z0-9-]{10,}/g, // Slack tokens
+  /\bxapp-\d-[A-Za-z0-9-]{10,}/g, // Slack app tokens
+  /https:\/\/hooks\.slack\.com\/services\/[A-Za-z0-9/]+/g, // Slack webhooks
+  /\bsk-ant-[A-Za-z0-9_-]{20,}/g, // Anthropic keys
+  /\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}/g, // OpenAI keys
+  /\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}/g, // Stripe keys
+  /\bnpm_[A-Za-z0-9]{36}\b/g, // npm tokens
+  /\bpypi-[A-Za-z0-9_-]{50,}/g, // PyPI tokens
+  /\bhf_[A-Za-z0-9]{30,}\b/g, // Hugging Face tokens
+  /\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}/g, // SendGrid keys
+  /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, // JWTs
+  /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----)?/g, // PEM
+  /\b(?:AccountKey|SharedAccessKey)=[A-Za-z0-9+/=]{20,}/g, // Azure connection strings
+];
+
+// A label that announces a secret, then `=` or `:` (or a space before a long value), then
+// the value: quoted (up to the closing quote) or bare.
+const LABELLED =
+  /\b(?:[A-Za-z0-9]+[_-])*(?:password|passwd|pwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|client[_-]?secret|auth[_-]?token|credentials?|bearer)\b(["']?)(\s*)([:=]|\s(?=\S{8,}))(\s*)(?:"([^"\n]{1,200})"|'([^'\n]{1,200})'|([^\s"',;)]+))/gi;
+// Prose: "my password is …", "the PIN is …".
+const SAID = /\b(?:password|passphrase|passcode|pin|passwort|mot de passe)\s+(?:is|was|ist|est)\s*:?\s+(\S{4,})/gi;
+const BEARER = /\b(?:Bearer|Basic|token)\s+([A-Za-z0-9._~+/-]{16,}=*)/g;
+// Long values made of letters and digits in both cases: generated keys with no known prefix.
+const HIGH_ENTROPY = /(?<![\w+/=-])[A-Za-z0-9+/_-]{32,}={0,2}(?![\w+/=-])/g;
+
+const NOT_A_VALUE = /^(?:true|false|null|none|nil|undefined|required|optional|string|incorrect|wrong|invalid|expired|empty|missing|correct|reset|changed|hashed|stored|set|not|too|the|a|an|is|was|for|and|or|here)$/i;
+
+/** The value of a LABELLED match and whether it was quoted. */
+function labelledValue(match: RegExpExecArray): { value: string; quoted: boolean } {
+  const quoted = match[5] ?? match[6];
+  return quoted === undefined ? { value: match[7] ?? '', quoted: false } : { value: quoted, quoted: true };
+}
+
+/** Whether a labelled value is a literal secret rather than code that names one. */
+function isLiteralSecret(match: RegExpExecArray): boolean {
+  const { value, quoted } = labelledValue(match);
+  // Placeholders and references: $VAR, ${VAR}, %VAR%, <your-key>, {{ secret }}, ****.
+  if (value.length < 4 || /^(?:\$|%|<|\{|\*{3,}|x{3,}|\.{3})/i.test(value)) return false;
+  if (quoted) return true;
+  if (NOT_A_VALUE.test(value)) return false;
+  // `password = getPassword()`, `token: req.headers.authorization`, `secret: string`: code.
+  if (/[().[\]]/.test(value)) return false;
+  // `password=hunter2` (config, env, flags) against `password: userInput` (code, prose).
+  const tight = match[2] === '' && match[4] === '' && match[3] !== ' ';
+  if (tight) return !/^[a-z]+[A-Z][A-Za-z]*$/.test(value) || entropyOf(value) >= 3.5;
+  return /\d/.test(value) || /[^\w]/.test(value) || entropyOf(value) >= 3.5;
+}
+
+function looksGenerated(value: string): boolean {
+  const body = value.replace(/=+$/, '');
+  if (/^[0-9a-f]+$/i.test(body)) return false; // hex: hashes and ids, which must survive
+  if (body.includes('/') && body.split('/').some((segment) => /^[a-z]{3,}$/.test(segment))) return false; // a path
+  return /[a-z]/.test(body) && /[A-Z]/.test(body) && /\d/.test(body) && entropyOf(body) >= 4.2;
+}
+
+function findLabelled(text: string, found: Span[]): void {
+  LABELLED.lastIndex = 0;
+  for (let match = LABELLED.exec(text); match !== null; match = LABELLED.exec(text)) {
+    if (isLiteralSecret(match)) {
+      const { value, quoted } = labelledValue(match);
+      const start = match.index + match[0].length - value.length - (quoted ? 1 : 0);
+      found.push({ detector: 'secret', start, end: start + value.length });
+    }
+  }
+}
+
+export const secret: Detector = {
+  id: 'secret',
+  version: 1,
+  describes:
+    'secrets: AWS, Google, Azure, GitHub, GitLab, Slack, OpenAI, Anthropic, Stripe, npm, PyPI and Hugging Face key formats, JWTs, PEM private keys, values after password=/secret=/token= and "my password is", bearer tokens, and long generated-looking values',
+  find(text, found) {
+    for (const pattern of KNOWN_FORMATS) collect('secret', pattern, text, found);
+    findLabelled(text, found);
+    collect('secret', SAID, text, found, (match) => !NOT_A_VALUE.test(match[1] ?? ''), 1);
+    collect('secret', BEARER, text, found, (match) => looksGenerated(match[1] ?? '') || (match[1] ?? '').length >= 20, 1);
+    // Base64 digests (`sha512-…` integrity, `SHA256:…` fingerprints) are hashes: they survive.
+    collect(
+      'secret',
+      HIGH_ENTROPY,
+      text,
+      found,
+      (match) =>
+        !/^sha(?:1|256|384|512)-/i.test(match[0]) && !/(?:sha(?:1|256|384|512)|md5)[:-]$/i.test(text.slice(Math.max(0, match.index - 7), match.index)) && looksGenerated(match[0]),
+    );
+  },
+};
