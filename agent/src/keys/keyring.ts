@@ -1,0 +1,85 @@
+/**
+ * The device master keys, which wrap every data key and device secret in the store. They
+ * live in the OS keychain where a real one exists, otherwise in a key file readable only by
+ * the user. Usually one key; two for a moment while a withdrawal rotates the master key
+ * (the old key is removed once nothing is wrapped under it any more).
+ */
+import { join } from 'node:path';
+import { z } from 'zod';
+import { fromBase64Url, KEY_BYTES, toBase64Url, type DataKey } from '@candor/shared/crypto';
+import { CandorError } from '@candor/shared/errors';
+import { Base64Url, RandomId } from '@candor/shared/schemas/primitives';
+import { parseUnknown } from '@candor/shared/validation';
+import { readKeyFile, writeKeyFile } from './key-file.ts';
+import { detectKeychain, readFromKeychain, runSecretTool, writeToKeychain, type SecretToolRunner } from './secret-service.ts';
+
+/** Which backend holds the master keys, and why: `candor status` shows this. */
+export type KeyBackendInfo =
+  | { kind: 'secret-service'; description: string }
+  | { kind: 'key-file'; path: string; description: string };
+
+export type KeyRing = {
+  readonly backend: KeyBackendInfo;
+  /** The stored master keys, oldest first; empty when none was made yet. */
+  load(): DataKey[];
+  /** Replaces the stored master keys. */
+  save(keys: readonly DataKey[]): void;
+};
+
+export type KeyRingOptions = {
+  /** Where the key file goes when there is no keychain (created 0700). */
+  keyDir: string;
+  platform?: NodeJS.Platform;
+  env?: NodeJS.ProcessEnv;
+  runSecretTool?: SecretToolRunner;
+};
+
+const KeyRingDocument = z.strictObject({
+  v: z.literal(1),
+  keys: z.array(z.strictObject({ keyId: RandomId, key: Base64Url.length(Math.ceil((KEY_BYTES * 4) / 3)) })).max(16),
+});
+
+function encode(keys: readonly DataKey[]): string {
+  return JSON.stringify({ v: 1, keys: keys.map(({ keyId, key }) => ({ keyId, key: toBase64Url(key) })) });
+}
+
+function decode(text: string | null, where: string): DataKey[] {
+  if (text === null) return [];
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new CandorError('keys.unreadable', `the master keys in ${where} are not readable`);
+  }
+  return parseUnknown(KeyRingDocument, json, `master keys in ${where}`).keys.map(({ keyId, key }) => ({ keyId, key: fromBase64Url(key) }));
+}
+
+export const KEY_FILE_NAME = 'master-keys.json';
+
+/**
+ * Picks the keychain when a real one answers, the key file otherwise.
+ * @throws CandorError `keys.insecure-file`, `keys.unreadable`, `keys.keychain-write` from load/save.
+ */
+export function openKeyRing(options: KeyRingOptions): KeyRing {
+  const run = options.runSecretTool ?? runSecretTool;
+  const detection = detectKeychain(options.platform ?? process.platform, options.env ?? process.env, run);
+  if (detection.available) {
+    return {
+      backend: { kind: 'secret-service', description: 'the desktop keyring (Secret Service)' },
+      load: () => decode(readFromKeychain(run), 'the desktop keyring'),
+      save: (keys) => {
+        if (!writeToKeychain(run, encode(keys))) {
+          throw new CandorError('keys.keychain-write', 'the desktop keyring refused to store the master key (is it locked?)');
+        }
+      },
+    };
+  }
+  const path = join(options.keyDir, KEY_FILE_NAME);
+  return {
+    backend: { kind: 'key-file', path, description: `a key file readable only by you (${path}), because ${detection.reason}` },
+    load: () => decode(readKeyFile(path), path),
+    save: (keys) => {
+      writeKeyFile(path, encode(keys));
+    },
+  };
+}

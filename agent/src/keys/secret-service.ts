@@ -1,0 +1,58 @@
+/**
+ * The Linux keychain: the freedesktop Secret Service (GNOME Keyring, KWallet…) through
+ * `secret-tool` from libsecret-tools. It is detected, never assumed: the tool must exist, a
+ * session bus must be there, and a probe secret must round-trip (a locked or absent service
+ * fails the probe). A keychain that stores secrets in plaintext (Electron's `basic_text`
+ * backend on Linux) would count as none; the agent runs in plain Node and never uses it.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomId } from '@candor/shared/crypto';
+
+export type CommandResult = { status: number | null; stdout: string; stderr: string };
+/** Runs `secret-tool` with `args`, feeding `input` on stdin. Injectable so detection is testable. */
+export type SecretToolRunner = (args: readonly string[], input?: string) => CommandResult;
+
+const TIMEOUT_MS = 5_000;
+const ATTRIBUTES = ['service', 'candor-agent'] as const;
+
+export const runSecretTool: SecretToolRunner = (args, input) => {
+  const result = spawnSync('secret-tool', [...args], { input: input ?? '', encoding: 'utf8', timeout: TIMEOUT_MS });
+  // status is null when the tool is missing (ENOENT) or was killed by the timeout.
+  return { status: result.error ? null : result.status, stdout: result.stdout, stderr: result.stderr };
+};
+
+export type KeychainDetection = { available: true } | { available: false; reason: string };
+
+/** Whether a real, unlocked keychain can hold the master keys on this machine, and if not, why. */
+export function detectKeychain(platform: NodeJS.Platform, env: NodeJS.ProcessEnv, run: SecretToolRunner): KeychainDetection {
+  if (platform !== 'linux') {
+    return { available: false, reason: `the agent has no keychain integration for ${platform} yet` };
+  }
+  if (!env.DBUS_SESSION_BUS_ADDRESS) return { available: false, reason: 'there is no D-Bus session bus, so no Secret Service' };
+  if (run(['--version']).status !== 0) return { available: false, reason: 'secret-tool (libsecret-tools) is not installed' };
+  const probe = randomId();
+  const attributes = [...ATTRIBUTES, 'purpose', 'probe'];
+  if (run(['store', '--label=Candor agent probe', ...attributes], probe).status !== 0) {
+    return { available: false, reason: 'the Secret Service refused a secret (no keyring running, or it is locked)' };
+  }
+  const readBack = run(['lookup', ...attributes]);
+  run(['clear', ...attributes]);
+  if (readBack.status !== 0 || readBack.stdout.trim() !== probe) {
+    return { available: false, reason: 'the Secret Service did not return the secret it was given' };
+  }
+  return { available: true };
+}
+
+const MASTER_ATTRIBUTES = [...ATTRIBUTES, 'purpose', 'master-keys'];
+
+/** The stored key-ring document, or null when the keychain holds none. */
+export function readFromKeychain(run: SecretToolRunner): string | null {
+  const result = run(['lookup', ...MASTER_ATTRIBUTES]);
+  if (result.status === 0 && result.stdout.trim() !== '') return result.stdout.trim();
+  return null;
+}
+
+/** @returns false when the keychain refused the write. */
+export function writeToKeychain(run: SecretToolRunner, document: string): boolean {
+  return run(['store', '--label=Candor agent master keys', ...MASTER_ATTRIBUTES], document).status === 0;
+}
