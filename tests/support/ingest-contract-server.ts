@@ -5,7 +5,8 @@
  * signatures checked with verifyEnvelope against registered device keys, idempotence on the
  * batch id (201 stored / 200 duplicate), signed erasure acknowledgements. Given the study key
  * it also opens each envelope, as the aggregator would, so tests can see what arrived.
- * It can be told to fail (503, 429, 400) or to go down (connections dropped).
+ * It can be told to fail (503, 429, 400), to go down (connections dropped) or to hang (a
+ * request is read and never answered; it is listed in `requests` with status 0).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -28,7 +29,7 @@ import type { WindowAggregate } from '@candor/shared/schemas/window';
 import { parseUnknown } from '@candor/shared/validation';
 import { erasureAckSigningBytes, erasureRequestSigningBytes } from '../../agent/src/upload/erasure.ts';
 
-export type ContractMode = 'ok' | 'unavailable' | 'rate-limited' | 'reject' | 'down';
+export type ContractMode = 'ok' | 'unavailable' | 'rate-limited' | 'reject' | 'down' | 'hang';
 
 export type ReceivedBatch = { header: EnvelopeHeader; body: string; windows: WindowAggregate[] | null };
 
@@ -154,6 +155,10 @@ export async function startIngestContractServer(options: ContractServerOptions):
         return;
       }
       const text = await readBody(request);
+      if (mode === 'hang') {
+        requests.push({ path, status: 0 });
+        return;
+      }
       let status: number;
       if (request.method !== 'POST' || (path !== '/api/v1/ingest' && path !== '/api/v1/erasure')) {
         status = error(response, 404, 'not-found', 'no such route');

@@ -1,0 +1,121 @@
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { generateDataKey } from '@candor/shared/crypto';
+import { CandorError } from '@candor/shared/errors';
+import { KEY_FILE_NAME, openKeyRing } from './keyring.ts';
+import { detectKeychain, type CommandResult, type SecretToolRunner } from './secret-service.ts';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function keyDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'candor-keys-'));
+  dirs.push(dir);
+  return join(dir, 'keys');
+}
+
+const ok = (stdout = ''): CommandResult => ({ status: 0, stdout, stderr: '' });
+const failed = (stderr = 'error'): CommandResult => ({ status: 1, stdout: '', stderr });
+
+/**
+ * A scripted stand-in for `secret-tool`: no Secret Service can run in this test environment.
+ * `behaviour` decides how it deviates from a working keyring.
+ */
+function scriptedSecretTool(behaviour: 'works' | 'missing' | 'locked' | 'returns-other'): { run: SecretToolRunner; items: Map<string, string> } {
+  const items = new Map<string, string>();
+  const run: SecretToolRunner = (args, input) => {
+    if (behaviour === 'missing') return { status: null, stdout: '', stderr: '' };
+    const [command, ...rest] = args;
+    const attributes = rest.filter((arg) => !arg.startsWith('--')).join(' ');
+    switch (command) {
+      case '--version':
+        return ok('secret-tool 0.21');
+      case 'store':
+        if (behaviour === 'locked') return failed('Cannot create an item in a locked collection');
+        items.set(attributes, input ?? '');
+        return ok();
+      case 'lookup': {
+        const value = items.get(attributes);
+        if (value === undefined) return failed('');
+        return ok(behaviour === 'returns-other' ? 'something else' : value);
+      }
+      case 'clear':
+        items.delete(attributes);
+        return ok();
+      case undefined:
+      default:
+        return failed('unknown command');
+    }
+  };
+  return { run, items };
+}
+
+describe('the key file backend', () => {
+  it('keeps the master keys in a file only its owner can read, in a directory only its owner can enter', () => {
+    const dir = keyDir();
+    const ring = openKeyRing({ keyDir: dir, env: {} });
+    const key = generateDataKey();
+    ring.save([key]);
+    expect(ring.backend.kind).toBe('key-file');
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(dir, KEY_FILE_NAME)).mode & 0o777).toBe(0o600);
+    expect(ring.load()).toEqual([key]);
+  });
+
+  it('says why no keychain is used, for candor status', () => {
+    expect(openKeyRing({ keyDir: keyDir(), env: {} }).backend.description).toMatch(/key file readable only by you .* because there is no D-Bus session bus/);
+  });
+
+  it.each([
+    ['the key file', (dir: string) => join(dir, KEY_FILE_NAME), 0o644, /chmod 600/],
+    ['the key directory', (dir: string) => dir, 0o755, /chmod 700/],
+  ])('refuses to use keys when %s is open to other users', (_, pathOf, mode, fix) => {
+    const dir = keyDir();
+    openKeyRing({ keyDir: dir, env: {} }).save([generateDataKey()]);
+    chmodSync(pathOf(dir), mode);
+    expect(() => openKeyRing({ keyDir: dir, env: {} }).load()).toThrow(fix);
+    expect(() => openKeyRing({ keyDir: dir, env: {} }).load()).toThrow(CandorError);
+  });
+
+  it('reports a key file that is not a key ring without echoing its contents', () => {
+    const dir = keyDir();
+    const ring = openKeyRing({ keyDir: dir, env: {} });
+    ring.save([generateDataKey()]);
+    writeFileSync(join(dir, KEY_FILE_NAME), '{"v":1,"keys":[{"keyId":"secret-looking-value","key":"x"}]}');
+    expect(() => ring.load()).toThrow(/invalid master keys in .*: keys\[0\]\.keyId/);
+    expect(() => ring.load()).not.toThrow(/secret-looking-value/);
+    writeFileSync(join(dir, KEY_FILE_NAME), 'not json at all');
+    expect(() => ring.load()).toThrow(/are not readable/);
+  });
+});
+
+describe('keychain detection (with a scripted stand-in for secret-tool)', () => {
+  const bus = { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/run/user/1000/bus' };
+  it.each([
+    ['macOS, not yet integrated', 'darwin', bus, 'works', /no keychain integration for darwin/],
+    ['no session bus', 'linux', {}, 'works', /no D-Bus session bus/],
+    ['secret-tool not installed', 'linux', bus, 'missing', /not installed/],
+    ['a locked or absent keyring', 'linux', bus, 'locked', /refused a secret/],
+    ['a keyring that does not return what it stored', 'linux', bus, 'returns-other', /did not return/],
+  ] as const)('finds no keychain: %s', (_, platform, env, behaviour, reason) => {
+    const detection = detectKeychain(platform, env, scriptedSecretTool(behaviour).run);
+    expect(detection.available).toBe(false);
+    expect(detection.available ? '' : detection.reason).toMatch(reason);
+  });
+
+  it('uses a working Secret Service, leaves no key file and cleans up its probe', () => {
+    const dir = keyDir();
+    const tool = scriptedSecretTool('works');
+    const ring = openKeyRing({ keyDir: dir, platform: 'linux', env: bus, runSecretTool: tool.run });
+    expect(ring.backend.kind).toBe('secret-service');
+    const key = generateDataKey();
+    ring.save([key]);
+    expect(ring.load()).toEqual([key]);
+    expect([...tool.items.keys()]).toEqual(['service candor-agent purpose master-keys']);
+    expect(existsSync(join(dir, KEY_FILE_NAME))).toBe(false);
+  });
+});
