@@ -78,6 +78,7 @@ const API_READS_FOR_AGGREGATOR = {
   findStudyVersion: studies.findStudyVersion,
   listOpenStudyVersions: studies.listOpenStudyVersions,
   listErasureRequests: envelopes.listErasureRequests,
+  hasErasureRequest: envelopes.hasErasureRequest,
 };
 
 export type AggregatorStore = Bound<typeof AGGREGATOR_QUERIES> & {

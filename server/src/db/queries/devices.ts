@@ -60,9 +60,10 @@ export function devicesOfUser(db: SqliteDatabase, userId: string): DeviceRow[] {
   return (db.prepare('SELECT * FROM devices WHERE user_id = ?').all(userId) as RawDevice[]).map(toDevice);
 }
 
-export function insertConsentReceipt(db: SqliteDatabase, consent: ConsentRow): void {
-  db.prepare(
-    'INSERT INTO consent_receipts (receipt_id, device_key_id, study_id, study_version, state, valid_until_ms, received_at_ms, receipt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+/** Returns false when a receipt with that id is already held. */
+export function insertConsentReceipt(db: SqliteDatabase, consent: ConsentRow): boolean {
+  return db.prepare(
+    'INSERT OR IGNORE INTO consent_receipts (receipt_id, device_key_id, study_id, study_version, state, valid_until_ms, received_at_ms, receipt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
   ).run(
     consent.receiptId,
     consent.deviceKeyId,
@@ -72,7 +73,7 @@ export function insertConsentReceipt(db: SqliteDatabase, consent: ConsentRow): v
     consent.validUntilMs,
     consent.receivedAtMs,
     consent.receipt,
-  );
+  ).changes === 1;
 }
 
 /** The device's most recent consent event for a study: it alone decides whether uploads are accepted. */

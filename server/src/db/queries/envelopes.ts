@@ -115,3 +115,7 @@ export function listReleases(db: SqliteDatabase, studyId: string): ReleaseRow[] 
     }[]
   ).map((row) => ({ id: row.id, studyId: row.study_id, epsilon: row.epsilon, releasedAt: row.released_at, result: row.result }));
 }
+
+export function hasErasureRequest(db: SqliteDatabase, deviceKeyId: string): boolean {
+  return db.prepare('SELECT 1 FROM erasure_requests WHERE device_key_id = ?').get(deviceKeyId) !== undefined;
+}

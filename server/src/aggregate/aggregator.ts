@@ -1,0 +1,179 @@
+/**
+ * The aggregator: the only process that holds study secret keys. It has no API for people.
+ * Each pass it (1) makes sure every approved study has a sealing key, (2) carries out
+ * erasure requests, (3) opens new envelopes, checks them against the consented scope and
+ * keeps them as participant rows encrypted under per-participant random keys, or quarantines
+ * them, and (4) rewrites the cohort results (≥ k participants) the API server may read.
+ */
+import { decryptRecord, generateDataKey, openEnvelope, recordKeyId, wrapDataKey, encryptRecord, CryptoError, type DataKey } from '@candor/shared/crypto';
+import { CandorError } from '@candor/shared/errors';
+import { fromUtf8, utf8 } from '@candor/shared/encoding';
+import { SealedEnvelope } from '@candor/shared/schemas/envelope';
+import { StudyVersion } from '@candor/shared/schemas/study';
+import { parseUnknown, ValidationError } from '@candor/shared/validation';
+import { openAggregatorStore, type AggregatorStore, type StoreFiles } from '../db/store.ts';
+import { addStudyKey, dropOldMasterKeys, loadOrCreateAggregatorKeys, type AggregatorKeys } from '../keys/files.ts';
+import { cohortCells, metricsOfWindows, type Metrics } from './cohorts.ts';
+import { consentedBatchSchema } from './scope.ts';
+
+export type PassSummary = { accepted: number; quarantined: number; erased: number; keysCreated: number; rewrapped: number };
+
+export type Aggregator = { runOnce: () => PassSummary; close: () => void };
+
+const rowContext = (id: number) => utf8(`candor/participant-row/${id}`);
+
+/** @throws CandorError `db.newer-schema` or `keys.unreadable` at start. */
+export function createAggregator(options: { files: StoreFiles; keyFile: string; now?: () => Date; batchSize?: number }): Aggregator {
+  const now = options.now ?? (() => new Date());
+  const store: AggregatorStore = openAggregatorStore(options.files);
+  let keys: AggregatorKeys = loadOrCreateAggregatorKeys(options.keyFile);
+
+  const masterLookup = (keyId: string) => keys.masterKeys.find((key) => key.keyId === keyId)?.key;
+
+  function participantKey(studyId: string, pseudonym: string, create: boolean): DataKey | undefined {
+    const held = store.findParticipantKey({ studyId, pseudonym });
+    if (held) {
+      const key = decryptRecord(held.wrappedKey, masterLookup, utf8(`candor/wrapped-key/${held.keyId}`));
+      return { keyId: held.keyId, key };
+    }
+    if (!create) return undefined;
+    const fresh = generateDataKey();
+    store.insertParticipantKey({ studyId, pseudonym, keyId: fresh.keyId, wrappedKey: wrapDataKey(keys.currentMaster, fresh) });
+    return fresh;
+  }
+
+  function recomputeCohorts(studyId: string): void {
+    const version = store.api.listOpenStudyVersions().filter((row) => row.studyId === studyId).at(-1);
+    const k = version ? parseUnknown(StudyVersion, JSON.parse(version.body) as unknown, 'study version').k : Number.POSITIVE_INFINITY;
+    const perParticipant = new Map<string, Metrics>();
+    const keyCache = new Map<string, DataKey | undefined>();
+    for (const row of store.participantRowsOfStudy(studyId)) {
+      if (!keyCache.has(row.pseudonym)) keyCache.set(row.pseudonym, participantKey(studyId, row.pseudonym, false));
+      const key = keyCache.get(row.pseudonym);
+      if (!key) continue;
+      const metrics = JSON.parse(fromUtf8(decryptRecord(row.row, (id) => (id === key.keyId ? key.key : undefined), rowContext(row.id)))) as Metrics;
+      const sum = perParticipant.get(row.pseudonym) ?? {};
+      for (const [metric, value] of Object.entries(metrics)) sum[metric] = (sum[metric] ?? 0) + value;
+      perParticipant.set(row.pseudonym, sum);
+    }
+    const computedAt = now().toISOString();
+    store.replaceCohortResults({ studyId, rows: cohortCells(perParticipant, k).map((cell) => ({ studyId, ...cell, computedAt })) });
+  }
+
+  function ensureStudyKeys(): number {
+    let created = 0;
+    const studies = new Set(store.api.listOpenStudyVersions().map((row) => row.studyId));
+    for (const studyId of studies) {
+      if (store.currentStudyKey(studyId)) continue;
+      const pair = addStudyKey(options.keyFile, studyId, now());
+      store.insertStudyKey({ keyId: pair.keyId, studyId, publicKey: pair.publicKey, createdAt: now().toISOString() });
+      created += 1;
+    }
+    if (created > 0) keys = loadOrCreateAggregatorKeys(options.keyFile);
+    return created;
+  }
+
+  function carryOutErasures(): number {
+    let erased = 0;
+    for (const request of store.api.listErasureRequests()) {
+      if (store.isErased(request.requestId) !== undefined) continue;
+      store.transaction(() => {
+        store.deleteParticipant({ studyId: request.studyId, pseudonym: request.pseudonym });
+        recomputeCohorts(request.studyId);
+        store.insertErasure({ requestId: request.requestId, erasedAt: now().toISOString() });
+      });
+      erased += 1;
+    }
+    if (erased > 0) store.compact();
+    return erased;
+  }
+
+  /** Opens and checks one envelope; returns quarantine reasons, or undefined when accepted. */
+  function admitEnvelope(text: string): { studyId: string; reasons?: string[] } {
+    const envelope = parseUnknown(SealedEnvelope, JSON.parse(text) as unknown, 'stored envelope');
+    const { header } = envelope;
+    const device = store.api.findDevice(header.senderKeyId);
+    const studyKey = keys.studyKeys.get(header.recipientKeyId);
+    const versionRow = store.api.findStudyVersion({ studyId: header.studyId, version: header.studyVersion });
+    if (!device || !studyKey || studyKey.studyId !== header.studyId || !versionRow || store.api.hasErasureRequest(device.keyId)) {
+      return { studyId: header.studyId, reasons: ['envelope has no current device, study key or study version'] };
+    }
+    let payload: Uint8Array;
+    try {
+      payload = openEnvelope(envelope, device.publicKey, studyKey);
+    } catch (error) {
+      if (error instanceof CryptoError) return { studyId: header.studyId, reasons: [error.code] };
+      throw error;
+    }
+    const study = parseUnknown(StudyVersion, JSON.parse(versionRow.body) as unknown, 'study version');
+    let batch;
+    try {
+      batch = parseUnknown(consentedBatchSchema(study, header), JSON.parse(fromUtf8(payload)) as unknown, 'batch');
+    } catch (error) {
+      if (error instanceof ValidationError) return { studyId: header.studyId, reasons: error.issues.map((issue) => `${issue.path}: ${issue.message}`).slice(0, 50) };
+      if (error instanceof SyntaxError || error instanceof CandorError) return { studyId: header.studyId, reasons: ['payload is not JSON'] };
+      throw error;
+    }
+    const key = participantKey(header.studyId, device.pseudonym, true);
+    if (!key) throw new CandorError('aggregate.no-key', 'participant key could not be created');
+    const id = store.insertParticipantRowPlaceholder({ studyId: header.studyId, pseudonym: device.pseudonym, batchId: header.batchId });
+    store.setParticipantRow({ id, row: encryptRecord(key, utf8(JSON.stringify(metricsOfWindows(batch.windows))), rowContext(id)) });
+    return { studyId: header.studyId };
+  }
+
+  function processEnvelopes(): { accepted: number; quarantined: number } {
+    let accepted = 0;
+    let quarantined = 0;
+    const touched = new Set<string>();
+    for (const row of store.api.envelopesAfter({ seq: store.lastProcessedSeq(), limit: options.batchSize ?? 500 })) {
+      store.transaction(() => {
+        if (store.isBatchProcessed(row.batchId)) return;
+        const outcome = admitEnvelope(row.envelope);
+        if (outcome.reasons) {
+          store.insertQuarantine({ batchId: row.batchId, studyId: outcome.studyId, reasons: outcome.reasons, at: now().toISOString() });
+          store.markProcessed({ seq: row.seq, batchId: row.batchId, outcome: 'quarantined' });
+          quarantined += 1;
+        } else {
+          store.markProcessed({ seq: row.seq, batchId: row.batchId, outcome: 'accepted' });
+          touched.add(outcome.studyId);
+          accepted += 1;
+        }
+      });
+    }
+    for (const studyId of touched) store.transaction(() => { recomputeCohorts(studyId); });
+    return { accepted, quarantined };
+  }
+
+  /** After a master-key rotation: re-wrap every participant key under the newest master, then forget the old ones. */
+  function rewrapParticipantKeys(): number {
+    if (keys.masterKeys.length === 1) return 0;
+    let rewrapped = 0;
+    store.transaction(() => {
+      for (const held of store.allParticipantKeys()) {
+        if (recordKeyId(held.wrappedKey) === keys.currentMaster.keyId) continue;
+        const key = decryptRecord(held.wrappedKey, masterLookup, utf8(`candor/wrapped-key/${held.keyId}`));
+        store.replaceParticipantKeyWrapping({ keyId: held.keyId, wrappedKey: wrapDataKey(keys.currentMaster, { keyId: held.keyId, key }) });
+        rewrapped += 1;
+      }
+    });
+    store.compact();
+    dropOldMasterKeys(options.keyFile);
+    keys = loadOrCreateAggregatorKeys(options.keyFile);
+    return rewrapped;
+  }
+
+  return {
+    runOnce: () => {
+      // Key rotations are made by `candor-server keys rotate` in another process: re-read the file each pass.
+      keys = loadOrCreateAggregatorKeys(options.keyFile);
+      const keysCreated = ensureStudyKeys();
+      const rewrapped = rewrapParticipantKeys();
+      const erased = carryOutErasures();
+      const { accepted, quarantined } = processEnvelopes();
+      return { accepted, quarantined, erased, keysCreated, rewrapped };
+    },
+    close: () => {
+      store.close();
+    },
+  };
+}

@@ -1,0 +1,131 @@
+/** Pairing a device key with a participant's account, and consent receipts countersigned by the server. */
+import { z } from 'zod';
+import { canonicalHash, contentHash, fromBase64Url, keyIdOf, randomBytes, randomId, toBase64Url } from '@candor/shared/crypto';
+import { countersignReceipt, verifyParticipantSignature } from '@candor/shared/consent';
+import { ConsentReceipt, Pseudonym } from '@candor/shared/schemas/consent';
+import { Base64Url, KeyId, Slug, UtcTimestamp } from '@candor/shared/schemas/primitives';
+import { captureScopeOf, StudyVersion } from '@candor/shared/schemas/study';
+import { parseUnknown } from '@candor/shared/validation';
+import { appendAudit } from '../../audit/record.ts';
+import { HttpError, notFound } from '../errors.ts';
+import { defineRoute } from '../route.ts';
+import { PublicKeyView, StudyParams } from '../schemas.ts';
+
+const PAIRING_CODE_MS = 10 * 60_000;
+
+function hashPairingCode(code: string): string {
+  return contentHash(`candor/pairing-code/v1\n${code}`);
+}
+
+export const DEVICE_ROUTES = [
+  defineRoute({
+    method: 'POST',
+    url: '/api/v1/studies/:studyId/pairing-codes',
+    permission: { kind: 'role', anyOf: [{ role: 'participant', scope: 'study' }] },
+    schema: { params: StudyParams, response: { 201: z.strictObject({ code: z.string(), expiresAt: UtcTimestamp }) } },
+    handler: ({ caller, services, params }) => {
+      if (caller.kind !== 'person') throw new HttpError('auth.required', 'sign in first');
+      if (services.store.findStudy(params.studyId)?.status !== 'open') throw notFound();
+      const code = toBase64Url(randomBytes(16));
+      const expiresAtMs = services.now().getTime() + PAIRING_CODE_MS;
+      services.store.insertPairingCode({ codeHash: hashPairingCode(code), userId: caller.user.id, studyId: params.studyId, expiresAtMs });
+      return { status: 201, body: { code, expiresAt: new Date(expiresAtMs).toISOString() } };
+    },
+  }),
+  defineRoute({
+    method: 'POST',
+    url: '/api/v1/devices/pair',
+    permission: { kind: 'public', reason: 'the one-time pairing code authenticates' },
+    rateLimit: { max: 10, timeWindowMs: 60_000 },
+    schema: {
+      body: z.strictObject({ code: z.string().regex(/^[A-Za-z0-9_-]{22}$/), devicePublicKey: Base64Url.length(43), pseudonym: Pseudonym }),
+      response: {
+        201: z.strictObject({
+          deviceKeyId: KeyId,
+          studyId: Slug,
+          study: StudyVersion,
+          aggregatorKey: PublicKeyView,
+          serverKey: PublicKeyView,
+        }),
+      },
+    },
+    handler: ({ services, body }) => {
+      const now = services.now();
+      const publicKey = fromBase64Url(body.devicePublicKey);
+      const paired = services.store.transaction(() => {
+        const code = services.store.takePairingCode(hashPairingCode(body.code));
+        if (!code || code.expiresAtMs <= now.getTime()) throw new HttpError('pairing.invalid-code', 'the pairing code is wrong, used or expired');
+        const keyId = keyIdOf(publicKey);
+        if (services.store.findDevice(keyId)) throw new HttpError('conflict', 'this device key is already paired');
+        services.store.insertDevice({ keyId, publicKey, userId: code.userId, studyId: code.studyId, pseudonym: body.pseudonym, pairedAt: now.toISOString() });
+        appendAudit(services.store, { actor: code.userId, action: 'device.pair', studyId: code.studyId, target: keyId, reason: 'device paired', outcome: 'done' }, now);
+        return { keyId, studyId: code.studyId };
+      });
+      const study = services.store.findStudy(paired.studyId);
+      const version = study?.currentVersion == null ? undefined : services.store.findStudyVersion({ studyId: paired.studyId, version: study.currentVersion });
+      const aggregatorKey = services.store.aggregator.available() ? services.store.aggregator.currentStudyKey(paired.studyId) : undefined;
+      if (!version || !aggregatorKey) throw new HttpError('aggregator.unavailable', 'the study has no sealing key yet; try again shortly');
+      const server = services.serverKeys().current;
+      return {
+        status: 201,
+        body: {
+          deviceKeyId: paired.keyId,
+          studyId: paired.studyId,
+          study: parseUnknown(StudyVersion, JSON.parse(version.body) as unknown, 'stored study version'),
+          aggregatorKey: { keyId: aggregatorKey.keyId, publicKey: toBase64Url(aggregatorKey.publicKey) },
+          serverKey: { keyId: server.keyId, publicKey: toBase64Url(server.publicKey) },
+        },
+      };
+    },
+  }),
+  defineRoute({
+    method: 'POST',
+    url: '/api/v1/consent-receipts',
+    permission: { kind: 'device', reason: 'the receipt is signed by a paired device key' },
+    bodyLimit: 64 * 1024,
+    schema: { body: z.strictObject({ receipt: ConsentReceipt }), response: { 201: z.strictObject({ receipt: ConsentReceipt }) } },
+    handler: ({ services, body }) => {
+      const receipt = body.receipt;
+      const device = services.store.findDevice(receipt.integrity.participant.keyId);
+      if (!device || !verifyParticipantSignature(receipt, device.publicKey)) {
+        throw new HttpError('consent.invalid', 'the receipt is not signed by a paired device');
+      }
+      const purpose = receipt.processing[0];
+      if (!purpose || receipt.processing.length !== 1) throw new HttpError('consent.invalid', 'one purpose per receipt');
+      const scope = purpose.captureScope;
+      const study = services.store.findStudy(scope.studyId);
+      if (scope.studyId !== device.studyId || !study || receipt.header.principalId !== device.pseudonym) {
+        throw new HttpError('consent.invalid', 'the receipt names another study or participant');
+      }
+      const version = services.store.findStudyVersion({ studyId: scope.studyId, version: scope.studyVersion });
+      if (!version || version.state !== 'approved' || study.currentVersion !== version.version) {
+        throw new HttpError('consent.invalid', 'consent must be to the study version currently approved');
+      }
+      const studyVersion = parseUnknown(StudyVersion, JSON.parse(version.body) as unknown, 'stored study version');
+      if (scope.scopeHash !== canonicalHash(captureScopeOf(studyVersion))) throw new HttpError('consent.invalid', 'the receipt covers another scope');
+      const aggregatorKey = services.store.aggregator.available() ? services.store.aggregator.currentStudyKey(scope.studyId) : undefined;
+      if (aggregatorKey?.keyId !== receipt.parties.aggregatorKeyId) throw new HttpError('consent.invalid', 'the receipt names another aggregator key');
+      const countersigned = countersignReceipt(receipt, services.serverKeys().current);
+      const now = services.now();
+      services.store.transaction(() => {
+        const stored = services.store.insertConsentReceipt({
+          receiptId: receipt.header.receiptId,
+          deviceKeyId: device.keyId,
+          studyId: scope.studyId,
+          studyVersion: scope.studyVersion,
+          state: receipt.event.state,
+          validUntilMs: receipt.event.validUntil === null ? null : Date.parse(receipt.event.validUntil),
+          receivedAtMs: now.getTime(),
+          receipt: JSON.stringify(countersigned),
+        });
+        if (!stored) throw new HttpError('conflict', 'this receipt was already received');
+        appendAudit(
+          services.store,
+          { actor: device.keyId, action: `consent.${receipt.event.state}`, studyId: scope.studyId, target: randomId(), reason: 'consent receipt', outcome: 'done' },
+          now,
+        );
+      });
+      return { status: 201, body: { receipt: countersigned } };
+    },
+  }),
+];

@@ -1,0 +1,50 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWorld, keyboardWindow, type Device, type Session, type World } from './world.ts';
+
+describe('a study from draft to released cohort results', () => {
+  let world: World;
+  let researcher: Session;
+  let devices: Device[];
+
+  beforeAll(async () => {
+    world = await createWorld();
+    researcher = await world.signIn(world.person('rita', [{ role: 'researcher', studyId: null }]));
+    const reviewer = await world.signIn(world.person('rowan', [{ role: 'privacy_reviewer', studyId: null }]));
+    await world.openStudy('coding', researcher, reviewer);
+    devices = [];
+    for (let index = 0; index < 10; index += 1) {
+      const participant = await world.signIn(world.person(`pat${index}`, [{ role: 'participant', studyId: null }]));
+      const device = await world.enrollDevice('coding', participant);
+      expect(await world.consent(device)).toBe(201);
+      devices.push(device);
+    }
+  });
+  afterAll(async () => {
+    await world.close();
+  });
+
+  it('stores each sealed batch once and answers a retry as a duplicate', async () => {
+    const [device] = devices;
+    if (!device) throw new Error('no device');
+    const envelope = world.seal(device, { windows: [keyboardWindow('coding', 40)] });
+    const first = await world.as(undefined, 'POST', '/api/v1/ingest', envelope);
+    expect(first.statusCode).toBe(201);
+    expect(first.json()).toEqual({ batchId: envelope.header.batchId, status: 'stored' });
+    const again = await world.as(undefined, 'POST', '/api/v1/ingest', envelope);
+    expect(again.statusCode).toBe(200);
+    expect(again.json()).toEqual({ batchId: envelope.header.batchId, status: 'duplicate' });
+  });
+
+  it('releases cohort cells only once k participants contributed, with the budget spent in the ledger', async () => {
+    for (const device of devices.slice(1)) {
+      const response = await world.as(undefined, 'POST', '/api/v1/ingest', world.seal(device, { windows: [keyboardWindow('coding', 50)] }));
+      expect(response.statusCode).toBe(201);
+    }
+    expect(world.aggregator.runOnce()).toMatchObject({ accepted: 10, quarantined: 0 });
+    const release = await world.as(researcher, 'POST', '/api/v1/studies/coding/releases', { reason: 'first look' });
+    expect(release.statusCode).toBe(201);
+    const body = release.json<{ epsilonSpent: number; releases: { cells: { metric: string }[] }[] }>();
+    expect(body.epsilonSpent).toBe(1);
+    expect(body.releases[0]?.cells.map((cell) => cell.metric)).toContain('keyboard-activity.keyCount');
+  });
+});
