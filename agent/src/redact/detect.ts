@@ -1,5 +1,4 @@
 import { DETECTOR_IDS, type DetectorId } from '@candor/shared/schemas/policy';
-import type { RedactionManifest } from '@candor/shared/schemas/window';
 import { email, phone } from './detectors/contact.ts';
 import type { Detector, Span } from './detectors/detector.ts';
 import { iban, paymentCard, usSsn } from './detectors/financial.ts';
@@ -28,7 +27,7 @@ export function detectorsFor(ids: readonly DetectorId[]): readonly Detector[] {
 }
 
 /** The manifest's `detectors` field: which detectors ran, at which versions. */
-export function detectorVersions(detectors: readonly Detector[]): RedactionManifest['detectors'] {
+export function detectorVersions(detectors: readonly Detector[]): { id: DetectorId; version: number }[] {
   return detectors.map((detector) => ({ id: detector.id, version: detector.version }));
 }
 
