@@ -1,0 +1,228 @@
+/**
+ * `candor-server`: start the API server (and the aggregator beside it), run the aggregator,
+ * add people, verify the audit log, rotate keys. Prints to the terminal; exit codes:
+ * 0 done, 1 the check or action failed, 2 the command line was wrong.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { CandorError } from '@candor/shared/errors';
+import { parseUnknown } from '@candor/shared/validation';
+import { Role } from '@candor/shared/schemas/primitives';
+import { assertPasswordHashingWorks, hashPassword } from '../auth/passwords.ts';
+import { AuditCheckpoint, verifyAuditChain } from '../audit/chain.ts';
+import { appendAudit } from '../audit/record.ts';
+import { createAggregator } from '../aggregate/aggregator.ts';
+import { openApiStore } from '../db/store.ts';
+import { buildServer } from '../http/app.ts';
+import { addMasterKey, loadOrCreateServerKeys, rotateServerSigningKey } from '../keys/files.ts';
+import { serverPaths } from './paths.ts';
+import { addPerson, seedDemo } from './seed.ts';
+import { randomBytes, toBase64Url } from '@candor/shared/crypto';
+
+class UsageError extends Error {}
+
+const USAGE = `usage:
+  candor-server start [--db FILE] [--port N] [--no-aggregator] [--demo]
+  candor-server aggregator [--db FILE] [--interval-ms N]
+  candor-server user add --username NAME --role participant|researcher|privacy_reviewer|admin [--study ID] [--db FILE]
+  candor-server audit verify [--db FILE] [--checkpoint FILE]
+  candor-server keys rotate --which server|aggregator [--db FILE]
+`;
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const complain = (line: string) => process.stderr.write(`candor-server: ${line}\n`);
+
+function defaultDb(demo: boolean): string {
+  return demo ? join(tmpdir(), `candor-demo-${process.getuid?.() ?? 0}`, 'api.db') : resolve('candor-server', 'api.db');
+}
+
+async function start(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { db: { type: 'string' }, port: { type: 'string' }, 'no-aggregator': { type: 'boolean' }, demo: { type: 'boolean' } },
+    strict: true,
+  });
+  const port = values.port === undefined ? 8750 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be 0..65535');
+  const paths = serverPaths(resolve(values.db ?? defaultDb(values.demo === true)));
+  mkdirSync(resolve(paths.apiDb, '..'), { recursive: true, mode: 0o700 });
+  await assertPasswordHashingWorks();
+  const store = openApiStore(paths);
+  if (values.demo === true) {
+    for (const { username, password } of await seedDemo(store, new URL('../../../seeds/studies/coding-practice.v1.json', import.meta.url))) {
+      say(`demo account ${username}: password ${password}`);
+    }
+  }
+  let serverKeys = loadOrCreateServerKeys(paths.serverKeyFile);
+  const app = await buildServer({
+    store,
+    serverKeys: () => serverKeys,
+    rotateServerKey: () => {
+      const result = rotateServerSigningKey(paths.serverKeyFile);
+      serverKeys = loadOrCreateServerKeys(paths.serverKeyFile);
+      return result;
+    },
+    // Only ever on loopback here: a deployment puts TLS in front and sets Secure cookies.
+    secureCookies: false,
+    logger: { level: 'info' },
+  });
+  const children: ReturnType<typeof spawn>[] = [];
+  if (values['no-aggregator'] !== true) {
+    const child = spawn(process.execPath, [...process.execArgv, new URL(import.meta.url).pathname, 'aggregator', '--db', paths.apiDb], { stdio: 'inherit' });
+    children.push(child);
+  }
+  const address = await app.listen({ host: '127.0.0.1', port });
+  say(`candor-server listening on ${address}`);
+  await new Promise<void>((done) => {
+    const stop = () => {
+      done();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  for (const child of children) child.kill('SIGTERM');
+  await app.close();
+  store.close();
+  return 0;
+}
+
+async function runAggregator(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { db: { type: 'string' }, 'interval-ms': { type: 'string' } }, strict: true });
+  const interval = values['interval-ms'] === undefined ? 500 : Number(values['interval-ms']);
+  if (!Number.isInteger(interval) || interval < 10) throw new UsageError('--interval-ms must be an integer ≥ 10');
+  const paths = serverPaths(resolve(values.db ?? defaultDb(false)));
+  const log = pino({ name: 'aggregator' });
+  // The API server creates its database; wait for it rather than racing it.
+  for (let attempt = 0; !existsSync(paths.apiDb); attempt += 1) {
+    if (attempt > 200) throw new CandorError('aggregator.no-api-db', `no API database at ${paths.apiDb}`);
+    await sleep(50);
+  }
+  const aggregator = createAggregator({ files: paths, keyFile: paths.aggregatorKeyFile });
+  const signal = new AbortController();
+  process.once('SIGTERM', () => { signal.abort(); });
+  process.once('SIGINT', () => { signal.abort(); });
+  log.info('aggregator running');
+  while (!signal.signal.aborted) {
+    const summary = aggregator.runOnce();
+    if (summary.accepted + summary.quarantined + summary.erased + summary.keysCreated + summary.rewrapped > 0) log.info(summary, 'aggregator pass');
+    await sleep(interval);
+  }
+  aggregator.close();
+  return 0;
+}
+
+async function userAdd(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { username: { type: 'string' }, role: { type: 'string' }, study: { type: 'string' }, db: { type: 'string' } },
+    strict: true,
+  });
+  if (values.username === undefined || values.role === undefined) throw new UsageError('user add needs --username and --role');
+  const role = Role.safeParse(values.role);
+  if (!role.success) throw new UsageError(`--role must be one of ${Role.options.join(', ')}`);
+  const store = openApiStore(serverPaths(resolve(values.db ?? defaultDb(false))));
+  try {
+    if (store.findUserByUsername(values.username)) {
+      complain(`a user named ${values.username} exists`);
+      return 1;
+    }
+    const password = process.env.CANDOR_NEW_PASSWORD ?? toBase64Url(randomBytes(12));
+    addPerson(store, { username: values.username, passwordHash: await hashPassword(password), role: role.data, studyId: values.study ?? null, at: new Date() });
+    say(`added ${values.username} as ${role.data}${process.env.CANDOR_NEW_PASSWORD === undefined ? `; password ${password}` : ''}`);
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+function auditVerify(args: string[]): number {
+  const { values } = parseArgs({ args, options: { db: { type: 'string' }, checkpoint: { type: 'string' } }, strict: true });
+  const paths = serverPaths(resolve(values.db ?? defaultDb(false)));
+  const store = openApiStore(paths);
+  try {
+    const rows = store.allAuditRows();
+    const checkpoint =
+      values.checkpoint === undefined
+        ? undefined
+        : {
+            value: parseUnknown(AuditCheckpoint, JSON.parse(readFileSync(values.checkpoint, 'utf8')) as unknown, 'checkpoint file'),
+            publicKeys: loadOrCreateServerKeys(paths.serverKeyFile).publicKeys,
+          };
+    const problems = verifyAuditChain(rows, checkpoint);
+    if (problems.length === 0) {
+      say(`audit log intact: ${rows.length} entries${checkpoint ? `, matches checkpoint at entry ${checkpoint.value.checkpoint.seq}` : ''}`);
+      return 0;
+    }
+    for (const problem of problems) complain(`audit entry ${problem.seq}: ${problem.problem}`);
+    complain(`audit log FAILED verification: ${problems.length} problem(s)`);
+    return 1;
+  } finally {
+    store.close();
+  }
+}
+
+function keysRotate(args: string[]): number {
+  const { values } = parseArgs({ args, options: { which: { type: 'string' }, db: { type: 'string' } }, strict: true });
+  const paths = serverPaths(resolve(values.db ?? defaultDb(false)));
+  if (values.which !== 'server' && values.which !== 'aggregator') throw new UsageError('--which must be server or aggregator');
+  const store = openApiStore(paths);
+  try {
+    const at = new Date();
+    store.transaction(() => {
+      appendAudit(store, { actor: 'operator', action: 'keys.rotate', studyId: null, target: `${values.which ?? ''}-key`, reason: 'rotated from the command line', outcome: 'done' }, at);
+      if (values.which === 'server') {
+        const { current } = rotateServerSigningKey(paths.serverKeyFile, at);
+        say(`server signing key rotated; now ${current} (restart the server to sign with it)`);
+      } else {
+        const keyId = addMasterKey(paths.aggregatorKeyFile, at);
+        say(`aggregator master key ${keyId} added; the aggregator re-wraps participant keys on its next pass`);
+      }
+    });
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, sub, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'start':
+        return await start(argv.slice(1));
+      case 'aggregator':
+        return await runAggregator(argv.slice(1));
+      case 'user':
+        if (sub === 'add') return await userAdd(rest);
+        break;
+      case 'audit':
+        if (sub === 'verify') return auditVerify(rest);
+        break;
+      case 'keys':
+        if (sub === 'rotate') return keysRotate(rest);
+        break;
+      case undefined:
+      default:
+        break;
+    }
+    throw new UsageError(command === undefined ? 'no command given' : `unknown command: ${[command, sub].filter(Boolean).join(' ')}`);
+  } catch (error) {
+    if (error instanceof UsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
+      complain(error.message);
+      process.stderr.write(USAGE);
+      return 2;
+    }
+    if (error instanceof CandorError) {
+      complain(error.message);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
