@@ -117,6 +117,17 @@ describe('storing and reviewing windows', () => {
     expect(store.listPending()).toEqual([]);
   });
 
+  it.each([
+    ['a negative hold', (store: LocalStore) => store.putWindows([sampleWindow(1)], -1), 'store.bad-hold'],
+    ['a hold that is not a number', (store: LocalStore) => store.putWindows([sampleWindow(1)], Number.NaN), 'store.bad-hold'],
+    ['forgetting since a time that is not a number', (store: LocalStore) => store.forgetSince(Number.NaN), 'store.bad-time'],
+  ])('refuses %s with a clear error and changes nothing', (_, action, code) => {
+    const store = open(tempDir());
+    store.putWindows([sampleWindow(2)], 24);
+    expect(codeOf(() => action(store))).toBe(code);
+    expect(store.listPending()).toHaveLength(1);
+  });
+
   it('deletes a held window for good, and reports an unknown id', () => {
     const store = open(tempDir());
     const [first, second] = store.putWindows([sampleWindow(1), sampleWindow(2)], 24);

@@ -251,10 +251,14 @@ export class LocalStore {
    * Stores closed windows, each encrypted on its own, held for `holdBeforeUploadHours`.
    * All or nothing: one invalid window stores none.
    * @throws ValidationError for a window outside the shared schema, CandorError
-   * `store.withdrawn` for a study the participant withdrew from.
+   * `store.withdrawn` for a study the participant withdrew from, `store.bad-hold` for a
+   * negative or non-finite hold.
    */
   putWindows(windows: readonly unknown[], holdBeforeUploadHours: number): string[] {
     this.#assertOpen();
+    if (!Number.isFinite(holdBeforeUploadHours) || holdBeforeUploadHours < 0) {
+      throw new CandorError('store.bad-hold', 'the hold before upload must be zero or more hours');
+    }
     const parsed = windows.map((window) => parseUnknown(WindowAggregate, window, 'window'));
     const now = this.#now();
     for (const studyId of new Set(parsed.map((window) => window.studyId))) {
@@ -328,9 +332,11 @@ export class LocalStore {
    * Deletes every held window that overlaps the time since `since` (ms since the epoch) or
    * was stored since then. The daemon calls the pipeline's `discardSince(since)` first, so
    * no window holding that time can be flushed here after this returns.
+   * @throws CandorError `store.bad-time` when `since` is not a finite time.
    */
   forgetSince(since: number): { deleted: number; leaving: number } {
     this.#assertOpen();
+    if (!Number.isFinite(since)) throw new CandorError('store.bad-time', 'forget needs a point in time');
     const { deleted, leaving } = this.#db.transaction(() => ({
       leaving: q.countLeavingWindowsSince(this.#db, since),
       deleted: q.deleteHeldWindowsSince(this.#db, since),

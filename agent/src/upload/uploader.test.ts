@@ -127,6 +127,17 @@ describe('uploading held windows', () => {
     expect(s.store.status()).toMatchObject({ windows: kept, dropped: { rejected } });
   });
 
+  it('uploads in the background once started, and stops when told', async () => {
+    const s = await setup();
+    s.store.putWindows([sampleWindow(1)], 0);
+    s.uploader.start();
+    while (s.server.received.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await s.uploader.stop();
+    s.store.putWindows([sampleWindow(2)], 0);
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    expect(arrivals(s.server)).toEqual([sampleWindow(1).windowStart]);
+  });
+
   it('sends nothing once the consent gate closes, and keeps the windows', async () => {
     const s = await setup();
     s.store.putWindows([sampleWindow(1)], 0);
