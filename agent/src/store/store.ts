@@ -456,14 +456,16 @@ export class LocalStore {
   }
 
   /**
-   * The study's batch in flight, or a new one made of its due windows. A batch, once made, is
+   * The study's batch in flight (null while it waits out its backoff), or a new one made of
+   * its due windows. A batch, once made, is
    * persisted with its windows, so a retry after any crash sends the same content under the
    * same id. Windows that do not decrypt and verify are dropped, never sent.
    */
   prepareBatch(studyId: string, now: number): PreparedBatch | null {
     this.#assertOpen();
     const open = q.selectBatches(this.#db).find((batch) => batch.studyId === studyId);
-    if (open) return this.#rebuildBatch(open);
+    // A batch waiting out its backoff is not rebuilt (decrypted) on every pass.
+    if (open) return open.nextAttemptAt > now ? null : this.#rebuildBatch(open);
     const due = q.selectDueWindows(this.#db, { studyId, now, limit: MAX_BATCH_WINDOWS });
     const version = due[0]?.studyVersion;
     const chosen: { row: q.WindowRow; window: WindowAggregate }[] = [];
