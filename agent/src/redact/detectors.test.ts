@@ -20,6 +20,8 @@ const POSITIVES: Record<DetectorId, Positive[]> = {
     ['cc: j_smith+lists@mail.example.co.uk', 'j_smith+lists@mail.example.co.uk'],
     ['<Anna.Berg@firma-intern.de>', 'Anna.Berg@firma-intern.de'],
     ['git config user.email "dev42@corp.io"', 'dev42@corp.io'],
+    ['write to jane.roe [at] example [dot] com', 'jane.roe [at] example [dot] com'],
+    ['mail me: bob(at)example.org', 'bob(at)example.org'],
   ],
   phone: [
     ['call +1 415 555 0132 after lunch', '+1 415 555 0132'],
@@ -30,6 +32,7 @@ const POSITIVES: Record<DetectorId, Positive[]> = {
     ['office 415-555-0132 ext 4', '415-555-0132'],
     ['call me at 4155550132', '4155550132'],
     ['+33612345678', '+33612345678'],
+    ['my number is 0612345678', '0612345678'],
   ],
   'payment-card': [
     ['card 4111 1111 1111 1111 exp 12/28', '4111 1111 1111 1111'],
@@ -80,6 +83,9 @@ const POSITIVES: Record<DetectorId, Positive[]> = {
     ['secret: kJ8#mQ2!pL', 'kJ8#mQ2!pL'],
     ['AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq==', 'AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq=='],
     ['wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'],
+    ['curl -u admin:S3cr3tPass https://ci.example.com', 'S3cr3tPass'],
+    ['docker login -u ci -p A4prjLO6PX9pZYPo registry.example.com', 'A4prjLO6PX9pZYPo'],
+    ['mysqladmin --password=r00tPw!x status', 'r00tPw!x'],
   ],
   'person-name': [
     ['Hi, my name is Maria Lopez and I', 'Maria Lopez'],
@@ -89,6 +95,8 @@ const POSITIVES: Record<DetectorId, Positive[]> = {
     ['Kind regards, Jean-Luc Picard', 'Jean-Luc Picard'],
     ['Signed-off-by: Tom Weber <tom@example.org>', 'Tom Weber'],
     ['Mit freundlichen Grüßen, Jürgen Klein', 'Jürgen Klein'],
+    ['Full name: Mei-Ling Chen', 'Mei-Ling Chen'],
+    ['Meeting with Carlos Mendes - Zoom', 'Carlos Mendes'],
   ],
 };
 
@@ -139,6 +147,15 @@ const HARD_NEGATIVES: string[] = [
   'matrix 3x3, 1e-9 tolerance, 0xFF mask',
   'python -m pytest tests/ -k "test_login and not slow"',
   'ssh-ed25519 key fingerprint SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8',
+  'look at github.com for the docs',
+  'meet at noon at the cafe',
+  'convert logo.png -resize 50% logo@2x.png',
+  'date -u +%Y-%m-%dT%H:%M:%SZ',
+  'docker run -p 8080:80 nginx',
+  'export API_TOKEN=$(vault read -field=token secret/ci)',
+  '<input type="password" name="password" autocomplete="current-password">',
+  'name: Build and test',
+  'the token endpoint is rate limited',
 ];
 
 describe('hard negatives survive every detector', () => {

@@ -77,3 +77,29 @@ export const RedactionPolicy = z
     }
   });
 export type RedactionPolicy = z.infer<typeof RedactionPolicy>;
+
+/** Where a line of the redaction corpus was typed or shown. */
+export const CORPUS_CONTEXTS = ['editor', 'terminal', 'chat', 'form', 'window-title'] as const;
+
+/**
+ * One labelled line of the redaction corpus (`seeds/redaction-corpus/`): what a detector
+ * should find, as UTF-16 offsets into `text`. A line with no spans is a negative: a policy
+ * must leave it untouched.
+ */
+export const CorpusLine = z
+  .strictObject({
+    context: z.enum(CORPUS_CONTEXTS),
+    text: z.string().min(1).max(4000),
+    spans: z.array(z.strictObject({ type: DetectorId, start: z.int().min(0), end: z.int().min(1) })).max(50),
+  })
+  .superRefine((line, ctx) => {
+    let previousEnd = 0;
+    line.spans.forEach((span, index) => {
+      if (span.end <= span.start || span.end > line.text.length) {
+        ctx.addIssue({ code: 'custom', path: ['spans', index], message: 'must lie inside the text' });
+      }
+      if (span.start < previousEnd) ctx.addIssue({ code: 'custom', path: ['spans', index], message: 'must follow the previous span' });
+      previousEnd = span.end;
+    });
+  });
+export type CorpusLine = z.infer<typeof CorpusLine>;

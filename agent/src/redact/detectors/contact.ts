@@ -4,16 +4,25 @@ import { collect, digitsOf, type Detector } from './detector.ts';
 const EMAIL = /(?<![\w.%+-])[\w.%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![\w-])/g;
 // SSH remotes (`git@github.com:org/repo`) name a service account, not a person.
 const SERVICE_LOCAL_PARTS = new Set(['git']);
+// `logo@2x.png` is an asset name: these extensions are not top-level domains.
+const ASSET_EXTENSION = /\.(?:png|jpe?g|gif|svg|webp|ico|bmp|tiff?|avif)$/i;
+
+// Addresses written to dodge scrapers: `jane [at] example [dot] com`, `bob(at)example.org`.
+const AT = String.raw`(?:\s*(?:\[at\]|\(at\)|\{at\})\s*|\s+at\s+)`;
+const DOT = String.raw`(?:\s*(?:\[dot\]|\(dot\)|\{dot\})\s*|\s+dot\s+|\.)`;
+const OBFUSCATED_EMAIL = new RegExp(String.raw`(?<![\w.+-])[\w.+-]+${AT}[\w-]+(?:${DOT}[\w-]+)*${DOT}[A-Za-z]{2,24}\b`, 'gi');
 
 export const email: Detector = {
   id: 'email',
   version: 1,
-  describes: 'email addresses (name@domain.tld), except the git@ of SSH remotes',
+  describes: 'email addresses (name@domain.tld, and spelled out as name [at] domain [dot] tld), except the git@ of SSH remotes',
   find(text, found) {
+    // Plain " at " only counts with a spelled-out " dot ": `look at github.com` is prose.
+    if (/at[\])}\s]/i.test(text)) collect('email', OBFUSCATED_EMAIL, text, found, (match) => /[[({]|\sdot\s/i.test(match[0]));
     if (!text.includes('@')) return;
     collect('email', EMAIL, text, found, (match) => {
       const local = match[0].slice(0, match[0].indexOf('@'));
-      return !SERVICE_LOCAL_PARTS.has(local) && !local.startsWith('.') && !local.endsWith('.');
+      return !SERVICE_LOCAL_PARTS.has(local) && !local.startsWith('.') && !local.endsWith('.') && !ASSET_EXTENSION.test(match[0]);
     });
   },
 };
@@ -27,7 +36,7 @@ const PHONE_PATTERNS = [
   /(?<![\w.\-:/])0\d{1,4}(?:[ \-/]\d{2,8}){1,4}(?![\w.\-:/])/g,
 ];
 // A bare run of digits is a phone number only when the words before it say so.
-const PHONE_CUE = /\b(?:phone|tel|telephone|mobile|cell|call(?: me)?(?: at| on)?|whatsapp|sms|text me(?: at| on)?|fax|ring me(?: on)?)\b[\s:.#-]{0,4}(\+?\d[\d ().-]{5,20}\d)/gi;
+const PHONE_CUE = /\b(?:phone|tel|(?:my )?number is|nummer|numéro|telephone|mobile|cell|call(?: me)?(?: at| on)?|whatsapp|sms|text me(?: at| on)?|fax|ring me(?: on)?)\b[\s:.#-]{0,4}(\+?\d[\d ().-]{5,20}\d)/gi;
 
 function phoneDigitsPlausible(value: string, min = 8): boolean {
   const digits = digitsOf(value).length;

@@ -32,6 +32,9 @@ const CONTEXTS: readonly RegExp[] = [
   context(String.raw`\b(?:Mr|Mrs|Ms|Mx|Dr|Prof|Herr|Frau|Mme|Mlle)\.?\s+(${NAME})`),
   context(String.raw`\b(?:${anyCase('signed-off-by|co-authored-by|reviewed-by|author|from|cc|to|contact|assignee|reporter')}):\s*(${NAME})`),
   context(String.raw`^\s*--\s*(${NAME})\s*$`),
+  context(String.raw`\b(?:${anyCase('chat|call|meeting|1:1|message|dm|lunch')}) with (${NAME})`),
+  // Form fields: a capitalised label and at least two names, so `name: Build` in YAML is left alone.
+  context(String.raw`^\s*(?:Name|Full name|Your name|First name|Last name|Vorname|Nachname|Nom|Prénom)\s*:\s*(${WORD}(?:[ ]${WORD}){1,2})`),
 ];
 // Words that follow a salutation or a sign-off but name no one.
 const NOT_NAMES = new Set([

@@ -35,6 +35,12 @@ const LABELLED =
   /\b(?:[A-Za-z0-9]+[_-])*(?:password|passwd|pwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|client[_-]?secret|auth[_-]?token|credentials?|bearer)\b(["']?)(\s*)([:=]|\s(?=\S{8,}))(\s*)(?:"([^"\n]{1,200})"|'([^'\n]{1,200})'|([^\s"',;)]+))/gi;
 // Prose: "my password is …", "the PIN is …".
 const SAID = /\b(?:password|passphrase|passcode|pin|passwort|mot de passe)\s+(?:is|was|ist|est)\s*:?\s+(\S{4,})/gi;
+// Passwords given on a command line: `curl -u user:pass`, `--password pass`, `login … -p pass`.
+const COMMAND_LINE = [
+  /\b(?:curl|wget|http)\b[^\n|;&]*?\s(?:-u|--user)\s+[^\s:]+:(\S+)/g,
+  /(?:^|\s)--password[=\s]+(\S+)/g,
+  /\b(?:login|sshpass|mysql|mysqladmin)\b[^\n|;&]*?\s-p\s?(\S+)/g,
+];
 const BEARER = /\b(?:Bearer|Basic|token)\s+([A-Za-z0-9._~+/-]{16,}=*)/g;
 // Long values made of letters and digits in both cases: generated keys with no known prefix.
 const HIGH_ENTROPY = /(?<![\w+/=-])[A-Za-z0-9+/_-]{32,}={0,2}(?![\w+/=-])/g;
@@ -56,8 +62,10 @@ function isLiteralSecret(match: RegExpExecArray): boolean {
   if (NOT_A_VALUE.test(value)) return false;
   // `password = getPassword()`, `token: req.headers.authorization`, `secret: string`: code.
   if (/[().[\]]/.test(value)) return false;
+  // `token abc…` with only a space: a value only when it looks generated, not a word or path.
+  if (match[3] !== ':' && match[3] !== '=') return (/\d/.test(value) && /[A-Za-z]/.test(value) && !value.includes('/')) || looksGenerated(value);
   // `password=hunter2` (config, env, flags) against `password: userInput` (code, prose).
-  const tight = match[2] === '' && match[4] === '' && match[3] !== ' ';
+  const tight = match[2] === '' && match[4] === '';
   if (tight) return !/^[a-z]+[A-Z][A-Za-z]*$/.test(value) || entropyOf(value) >= 3.5;
   return /\d/.test(value) || /[^\w]/.test(value) || entropyOf(value) >= 3.5;
 }
@@ -88,6 +96,9 @@ export const secret: Detector = {
   find(text, found) {
     for (const pattern of KNOWN_FORMATS) collect('secret', pattern, text, found);
     findLabelled(text, found);
+    for (const pattern of COMMAND_LINE) {
+      collect('secret', pattern, text, found, (match) => !/^(?:\d+(?::\d+)?|\$.*)$/.test(match[1] ?? ''), 1);
+    }
     collect('secret', SAID, text, found, (match) => !NOT_A_VALUE.test(match[1] ?? ''), 1);
     collect('secret', BEARER, text, found, (match) => looksGenerated(match[1] ?? '') || (match[1] ?? '').length >= 20, 1);
     // Base64 digests (`sha512-…` integrity, `SHA256:…` fingerprints) are hashes: they survive.
