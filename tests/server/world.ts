@@ -137,51 +137,7 @@ export async function createWorld(overrides: Partial<ServerConfig> = {}): Promis
     const studyRow = store.findStudy(device.studyId);
     const versionRow = store.findStudyVersion({ studyId: device.studyId, version: studyRow?.currentVersion ?? 1 });
     const study = StudyVersion.parse(JSON.parse(versionRow?.body ?? '{}'));
-    const receipt = signReceiptAsParticipant(
-      {
-        header: {
-          schemaVersion: 'candor.consent-receipt/1',
-          receiptId: crypto.randomUUID(),
-          jurisdiction: 'EU',
-          language: 'en',
-          consentTimestamp: new Date().toISOString(),
-          collectionMethod: `tray consent window, study v${study.version}`,
-          principalId: device.pseudonym,
-        },
-        parties: { controllers: [study.controller], recipients: study.recipients, aggregatorKeyId: device.aggregatorKeyId },
-        notice: { version: `v${study.version}`, contentHash: canonicalHash('notice') },
-        processing: [
-          {
-            purpose: study.purpose,
-            purposeCategory: study.purposeCategory,
-            consentType: 'explicit',
-            dataCategories: [{ category: 'interaction', sensitivity: 'interaction' }],
-            captureScope: {
-              studyId: study.studyId,
-              studyVersion: study.version,
-              scopeHash: canonicalHash(captureScopeOf(study)),
-              signals: study.signals,
-              apps: { allow: study.apps.allow, deny: study.apps.deny },
-              maxSessionMinutes: study.maxSessionMinutes,
-              neverLeavesDevice: ['typed text', 'window titles'],
-            },
-            storageLocations: ['device', 'candor server'],
-            retentionDays: study.retentionDays,
-            recipients: study.recipients,
-            privacyMechanisms: {
-              redactionPolicyHash: study.redactionPolicy.hash,
-              k: study.k,
-              epsilonPerRelease: study.dp.epsilonPerRelease,
-              lifetimeEpsilon: study.dp.lifetimeEpsilon,
-            },
-            withdrawalMethod: 'tray: withdraw',
-          },
-        ],
-        event: { state, validUntil: state === 'withdrawn' ? null : validUntil, performedBy: 'participant' },
-        integrity: { previousReceiptHash: null },
-      },
-      device.pair,
-    );
+    const receipt = consentReceiptFor(device, study, state, validUntil);
     const response = await app.inject({ method: 'POST', url: '/api/v1/consent-receipts', payload: { receipt: receipt satisfies ConsentReceipt } });
     return response.statusCode;
   };
@@ -221,6 +177,55 @@ export async function createWorld(overrides: Partial<ServerConfig> = {}): Promis
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A consent receipt as the agent makes it, signed by the device key. */
+export function consentReceiptFor(device: Device, study: StudyVersion, state: 'given' | 'withdrawn' = 'given', validUntil = new Date(Date.now() + 30 * 86_400_000).toISOString()): ConsentReceipt {
+  return signReceiptAsParticipant(
+    {
+      header: {
+        schemaVersion: 'candor.consent-receipt/1',
+        receiptId: crypto.randomUUID(),
+        jurisdiction: 'EU',
+        language: 'en',
+        consentTimestamp: new Date().toISOString(),
+        collectionMethod: `tray consent window, study v${study.version}`,
+        principalId: device.pseudonym,
+      },
+      parties: { controllers: [study.controller], recipients: study.recipients, aggregatorKeyId: device.aggregatorKeyId },
+      notice: { version: `v${study.version}`, contentHash: canonicalHash('notice') },
+      processing: [
+        {
+          purpose: study.purpose,
+          purposeCategory: study.purposeCategory,
+          consentType: 'explicit',
+          dataCategories: [{ category: 'interaction', sensitivity: 'interaction' }],
+          captureScope: {
+            studyId: study.studyId,
+            studyVersion: study.version,
+            scopeHash: canonicalHash(captureScopeOf(study)),
+            signals: study.signals,
+            apps: { allow: study.apps.allow, deny: study.apps.deny },
+            maxSessionMinutes: study.maxSessionMinutes,
+            neverLeavesDevice: ['typed text', 'window titles'],
+          },
+          storageLocations: ['device', 'candor server'],
+          retentionDays: study.retentionDays,
+          recipients: study.recipients,
+          privacyMechanisms: {
+            redactionPolicyHash: study.redactionPolicy.hash,
+            k: study.k,
+            epsilonPerRelease: study.dp.epsilonPerRelease,
+            lifetimeEpsilon: study.dp.lifetimeEpsilon,
+          },
+          withdrawalMethod: 'tray: withdraw',
+        },
+      ],
+      event: { state, validUntil: state === 'withdrawn' ? null : validUntil, performedBy: 'participant' },
+      integrity: { previousReceiptHash: null },
+    },
+    device.pair,
+  );
 }
 
 /** A window of the seed study with chosen counts. */

@@ -52,19 +52,21 @@ export const DEVICE_ROUTES = [
     handler: ({ services, body }) => {
       const now = services.now();
       const publicKey = fromBase64Url(body.devicePublicKey);
+      // A refusal anywhere in here rolls the whole pairing back, the code's use included, so the agent can retry with it.
       const paired = services.store.transaction(() => {
         const code = services.store.takePairingCode(hashPairingCode(body.code));
         if (!code || code.expiresAtMs <= now.getTime()) throw new HttpError('pairing.invalid-code', 'the pairing code is wrong, used or expired');
+        const study = services.store.findStudy(code.studyId);
+        const version = study?.currentVersion == null ? undefined : services.store.findStudyVersion({ studyId: code.studyId, version: study.currentVersion });
+        const aggregatorKey = services.store.aggregator.available() ? services.store.aggregator.currentStudyKey(code.studyId) : undefined;
+        if (!version || !aggregatorKey) throw new HttpError('aggregator.unavailable', 'the study has no sealing key yet; try again shortly');
         const keyId = keyIdOf(publicKey);
         if (services.store.findDevice(keyId)) throw new HttpError('conflict', 'this device key is already paired');
         services.store.insertDevice({ keyId, publicKey, userId: code.userId, studyId: code.studyId, pseudonym: body.pseudonym, pairedAt: now.toISOString() });
         appendAudit(services.store, { actor: code.userId, action: 'device.pair', studyId: code.studyId, target: keyId, reason: 'device paired', outcome: 'done' }, now);
-        return { keyId, studyId: code.studyId };
+        return { keyId, studyId: code.studyId, version, aggregatorKey };
       });
-      const study = services.store.findStudy(paired.studyId);
-      const version = study?.currentVersion == null ? undefined : services.store.findStudyVersion({ studyId: paired.studyId, version: study.currentVersion });
-      const aggregatorKey = services.store.aggregator.available() ? services.store.aggregator.currentStudyKey(paired.studyId) : undefined;
-      if (!version || !aggregatorKey) throw new HttpError('aggregator.unavailable', 'the study has no sealing key yet; try again shortly');
+      const { version, aggregatorKey } = paired;
       const server = services.serverKeys().current;
       return {
         status: 201,
