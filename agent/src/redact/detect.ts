@@ -1,6 +1,6 @@
 import { DETECTOR_IDS, type DetectorId } from '@candor/shared/schemas/policy';
 import { email, phone } from './detectors/contact.ts';
-import type { Detector, Span } from './detectors/detector.ts';
+import { featuresOf, type Detector, type Span } from './detectors/detector.ts';
 import { iban, paymentCard, usSsn } from './detectors/financial.ts';
 import { personName } from './detectors/names.ts';
 import { credentialUrl, ipAddress } from './detectors/network.ts';
@@ -37,7 +37,8 @@ export function detectorVersions(detectors: readonly Detector[]): { id: Detector
  */
 export function findSpans(text: string, detectors: readonly Detector[]): Span[] {
   const found: Span[] = [];
-  for (const detector of detectors) detector.find(text, found);
+  const features = featuresOf(text);
+  for (const detector of detectors) if (detector.mayMatch(features, text)) detector.find(text, found, features);
   if (found.length < 2) return found;
   found.sort((a, b) => a.start - b.start || b.end - a.end);
   const merged: Span[] = [];

@@ -13,6 +13,7 @@ import type { AppRef, StudyVersion } from '@candor/shared/schemas/study';
 import { HISTOGRAM_EDGES, type WindowAggregate } from '@candor/shared/schemas/window';
 import { parseUnknown } from '@candor/shared/validation';
 import type { AppContext, ContextBatch, InputEvent, KeyEvent, PointerEvent } from '../capture/events.ts';
+import { judgeContext } from '../context/filter.ts';
 import { recordsOf, type RanDetectors } from '../aggregate/records.ts';
 import { addTo, bucketOf, KEY_CLASS_INDEX, SliceStore } from '../aggregate/slices.ts';
 import { detectorsFor, detectorVersions, type Detector } from './detect.ts';
@@ -127,10 +128,11 @@ class RedactionPipeline implements Pipeline {
 
   accept(batch: ContextBatch): void {
     const context = batch.context;
-    // Defence in depth behind the context filter: the study's own lists, by window class.
-    if (matchOf(this.#study.apps.deny, context.windowClass) !== undefined) return;
-    const label = matchOf(this.#study.apps.allow, context.windowClass)?.label;
-    if (this.#study.apps.allow.length > 0 && label === undefined) return;
+    // Defence in depth: the daemon filters before handing batches here, and a batch the
+    // context filter would drop must count for nothing even if a caller forgets.
+    const verdict = judgeContext(context, this.#study.apps);
+    if (!verdict.capture) return;
+    const label = verdict.label ?? undefined;
     const sensitive = this.#isSensitive(context);
     this.#switchContext(context, sensitive);
     const typing = this.#typingHere;

@@ -16,6 +16,7 @@ export const email: Detector = {
   id: 'email',
   version: 1,
   describes: 'email addresses (name@domain.tld, and spelled out as name [at] domain [dot] tld), except the git@ of SSH remotes',
+  mayMatch: (features, text) => features.at || features.brackets || text.includes(' dot '),
   find(text, found) {
     // Plain " at " only counts with a spelled-out " dot ": `look at github.com` is prose.
     if (/at[\])}\s]/i.test(text)) collect('email', OBFUSCATED_EMAIL, text, found, (match) => /[[({]|\sdot\s/i.test(match[0]));
@@ -47,8 +48,9 @@ export const phone: Detector = {
   id: 'phone',
   version: 1,
   describes: 'phone numbers: international (+CC …), North American and national formats with a leading 0, and digit runs after words like "call me at"',
+  // Eight digits is the shortest number any of the patterns accepts.
+  mayMatch: (features) => features.digits >= 8,
   find(text, found) {
-    if (!/\d{2}/.test(text)) return;
     // Dates like 01-02-2024 have 8 digits; national numbers have at least 9.
     PHONE_PATTERNS.forEach((pattern, index) => {
       collect('phone', pattern, text, found, (match) => phoneDigitsPlausible(match[0], index === 2 ? 9 : 8));

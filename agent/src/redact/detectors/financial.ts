@@ -24,8 +24,8 @@ export const paymentCard: Detector = {
   id: 'payment-card',
   version: 1,
   describes: 'payment card numbers: 13 to 19 digits, spaced or not, with a card issuer prefix and a valid Luhn checksum',
+  mayMatch: (features) => features.digits >= 13,
   find(text, found) {
-    if (!/\d{4}/.test(text)) return;
     collect('payment-card', CARD, text, found, (match) => {
       const digits = digitsOf(match[0]);
       return digits.length >= 13 && digits.length <= 19 && CARD_PREFIX.test(digits) && luhnValid(digits);
@@ -41,8 +41,8 @@ export const usSsn: Detector = {
   id: 'us-ssn',
   version: 1,
   describes: 'US social security numbers written 123-45-6789 or 123 45 6789, and nine digits after "SSN"',
+  mayMatch: (features) => features.digits >= 9,
   find(text, found) {
-    if (!/\d{3}/.test(text)) return;
     collect('us-ssn', SSN, text, found);
     collect('us-ssn', SSN_CUE, text, found, () => true, 1);
   },
@@ -67,8 +67,9 @@ export const iban: Detector = {
   id: 'iban',
   version: 1,
   describes: 'international bank account numbers (IBAN), spaced or not, with a valid mod-97 checksum',
+  // The shortest IBAN (Norway, 15 characters) has 13 digits; no country has fewer than 8.
+  mayMatch: (features) => features.digits >= 8 && features.capitals >= 2,
   find(text, found) {
-    if (!/[A-Z]{2}\d{2}/.test(text)) return;
     collect('iban', IBAN, text, found, (match) => {
       const compact = match[0].replace(/ /g, '');
       return compact.length >= 15 && compact.length <= 34 && ibanValid(compact);

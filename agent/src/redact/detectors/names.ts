@@ -36,6 +36,10 @@ const CONTEXTS: readonly RegExp[] = [
   // Form fields: a capitalised label and at least two names, so `name: Build` in YAML is left alone.
   context(String.raw`^\s*(?:Name|Full name|Your name|First name|Last name|Vorname|Nachname|Nom|Prénom)\s*:\s*(${WORD}(?:[ ]${WORD}){1,2})`),
 ];
+// A word every context above contains (keep in step with CONTEXTS).
+const NAME_CUE =
+  /name|called|call me|appelle|heiße|dear|\bhi\b|hello|hey|hallo|bonjour|liebe|cher|regards|best|cheers|thank|sincerely|yours|grüß|cordialement|bien à|\b(?:mr|mrs|ms|mx|dr|cc|to|mme|mlle)\b|prof|herr|frau|signed|authored|reviewed|author|from|contact|assignee|reporter|--|with|nom/i;
+
 // Words that follow a salutation or a sign-off but name no one.
 const NOT_NAMES = new Set([
   'team', 'all', 'everyone', 'everybody', 'there', 'folks', 'guys', 'both', 'again', 'world', 'friends', 'colleagues',
@@ -48,8 +52,8 @@ export const personName: Detector = {
   id: 'person-name',
   version: 1,
   describes: 'person names in obvious contexts: "my name is …", salutations ("Dear …", "Hi …,"), sign-offs ("Regards, …"), honorifics and commit trailers',
+  mayMatch: (features, text) => features.capitals >= 1 && NAME_CUE.test(text),
   find(text, found: Span[]) {
-    if (!/\p{Lu}/u.test(text)) return;
     for (const pattern of CONTEXTS) {
       pattern.lastIndex = 0;
       for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {

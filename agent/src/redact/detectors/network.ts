@@ -25,6 +25,7 @@ export const ipAddress: Detector = {
   id: 'ip-address',
   version: 1,
   describes: 'IPv4 and IPv6 addresses, except loopback and the unspecified address',
+  mayMatch: (features) => (features.dots >= 3 && features.digits >= 4) || features.colons >= 2,
   find(text, found) {
     if (text.includes('.')) collect('ip-address', IPV4, text, found, (match) => !NOT_IDENTIFYING.has(match[0]));
     if (text.includes(':')) {
@@ -44,8 +45,8 @@ export const credentialUrl: Detector = {
   id: 'credential-url',
   version: 1,
   describes: 'URLs carrying credentials: a password before the host, or a token, key, signature or session parameter',
+  mayMatch: (features, text) => features.colons >= 1 && text.includes('://'),
   find(text, found) {
-    if (!text.includes('://')) return;
     collect('credential-url', URL, text, found, (match) => USERINFO_WITH_PASSWORD.test(match[0]) || CREDENTIAL_PARAM.test(match[0]));
   },
 };

@@ -28,6 +28,10 @@ const KNOWN_FORMATS: readonly RegExp[] = [
   /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----)?/g, // PEM
   /\b(?:AccountKey|SharedAccessKey)=[A-Za-z0-9+/=]{20,}/g, // Azure connection strings
 ];
+// One pass for all of them: every format is a run of at least 15 token characters, or PEM armour.
+const ANY_KNOWN_FORMAT = new RegExp(KNOWN_FORMATS.map((pattern) => pattern.source).join('|'), 'g');
+// Every labelled, spoken, command-line and bearer pattern below contains one of these.
+const KEYWORDS = /pass|pwd|secret|token|key|credential|bearer|basic|pin|curl|wget|http|login|mysql/i;
 
 // A label that announces a secret, then `=` or `:` (or a space before a long value), then
 // the value: quoted (up to the closing quote) or bare.
@@ -93,14 +97,19 @@ export const secret: Detector = {
   version: 1,
   describes:
     'secrets: AWS, Google, Azure, GitHub, GitLab, Slack, OpenAI, Anthropic, Stripe, npm, PyPI and Hugging Face key formats, JWTs, PEM private keys, values after password=/secret=/token= and "my password is", bearer tokens, and long generated-looking values',
-  find(text, found) {
-    for (const pattern of KNOWN_FORMATS) collect('secret', pattern, text, found);
-    findLabelled(text, found);
-    for (const pattern of COMMAND_LINE) {
-      collect('secret', pattern, text, found, (match) => !/^(?:\d+(?::\d+)?|\$.*)$/.test(match[1] ?? ''), 1);
+  mayMatch: (features, text) => features.longestRun >= 15 || features.dashes || KEYWORDS.test(text),
+  find(text, found, features) {
+    const longValue = features.longestRun >= 15 || features.dashes;
+    if (longValue) collect('secret', ANY_KNOWN_FORMAT, text, found);
+    if (KEYWORDS.test(text)) {
+      findLabelled(text, found);
+      for (const pattern of COMMAND_LINE) {
+        collect('secret', pattern, text, found, (match) => !/^(?:\d+(?::\d+)?|\$.*)$/.test(match[1] ?? ''), 1);
+      }
+      collect('secret', SAID, text, found, (match) => !NOT_A_VALUE.test(match[1] ?? ''), 1);
+      collect('secret', BEARER, text, found, (match) => looksGenerated(match[1] ?? '') || (match[1] ?? '').length >= 20, 1);
     }
-    collect('secret', SAID, text, found, (match) => !NOT_A_VALUE.test(match[1] ?? ''), 1);
-    collect('secret', BEARER, text, found, (match) => looksGenerated(match[1] ?? '') || (match[1] ?? '').length >= 20, 1);
+    if (features.longestRun < 32) return;
     // Base64 digests (`sha512-…` integrity, `SHA256:…` fingerprints) are hashes: they survive.
     collect(
       'secret',
