@@ -56,6 +56,23 @@ export function migrate(db: SqliteDatabase, migrations: readonly Migration[]): v
   }
 }
 
+const statements = new WeakMap<SqliteDatabase, Map<string, Database.Statement>>();
+
+/** A prepared statement, prepared once per connection: queries run on the ingest hot path. */
+export function statement(db: SqliteDatabase, sql: string): Database.Statement {
+  let cache = statements.get(db);
+  if (!cache) {
+    cache = new Map();
+    statements.set(db, cache);
+  }
+  let prepared = cache.get(sql);
+  if (!prepared) {
+    prepared = db.prepare(sql);
+    cache.set(sql, prepared);
+  }
+  return prepared;
+}
+
 /** After erasing rows: fold the WAL into the file and truncate it, so no old page survives there. */
 export function checkpointAndTruncate(db: SqliteDatabase): void {
   db.pragma('wal_checkpoint(TRUNCATE)');

@@ -1,5 +1,5 @@
 /** The audit chain's rows. The hashing lives in audit/chain.ts; the table itself refuses UPDATE and DELETE. */
-import type { SqliteDatabase } from '../sqlite.ts';
+import { statement, type SqliteDatabase } from '../sqlite.ts';
 
 export type AuditRow = {
   seq: number;
@@ -40,29 +40,28 @@ const toAudit = (row: RawAudit): AuditRow => ({
 });
 
 export function lastAuditRow(db: SqliteDatabase): AuditRow | undefined {
-  const row = db.prepare('SELECT * FROM audit_log ORDER BY seq DESC LIMIT 1').get() as RawAudit | undefined;
+  const row = statement(db, 'SELECT * FROM audit_log ORDER BY seq DESC LIMIT 1').get() as RawAudit | undefined;
   return row && toAudit(row);
 }
 
 export function insertAuditRow(db: SqliteDatabase, row: AuditRow): void {
-  db.prepare(
+  statement(db, 
     'INSERT INTO audit_log (seq, at, actor, action, study_id, target, reason, outcome, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   ).run(row.seq, row.at, row.actor, row.action, row.studyId, row.target, row.reason, row.outcome, row.prevHash, row.hash);
 }
 
 /** In file order (rowid), not by seq, so the verifier sees reordered rows as they are stored. */
 export function allAuditRows(db: SqliteDatabase): AuditRow[] {
-  return (db.prepare('SELECT * FROM audit_log ORDER BY rowid').all() as RawAudit[]).map(toAudit);
+  return (statement(db, 'SELECT * FROM audit_log ORDER BY rowid').all() as RawAudit[]).map(toAudit);
 }
 
 export function auditRowsOfStudies(db: SqliteDatabase, args: { studyIds: readonly string[]; limit: number }): AuditRow[] {
   if (args.studyIds.length === 0) return [];
-  const rows = db
-    .prepare('SELECT * FROM audit_log WHERE study_id IN (SELECT value FROM json_each(?)) ORDER BY seq DESC LIMIT ?')
+  const rows = statement(db, 'SELECT * FROM audit_log WHERE study_id IN (SELECT value FROM json_each(?)) ORDER BY seq DESC LIMIT ?')
     .all(JSON.stringify(args.studyIds), args.limit) as RawAudit[];
   return rows.map(toAudit);
 }
 
 export function recentAuditRows(db: SqliteDatabase, limit: number): AuditRow[] {
-  return (db.prepare('SELECT * FROM audit_log ORDER BY seq DESC LIMIT ?').all(limit) as RawAudit[]).map(toAudit);
+  return (statement(db, 'SELECT * FROM audit_log ORDER BY seq DESC LIMIT ?').all(limit) as RawAudit[]).map(toAudit);
 }

@@ -1,5 +1,5 @@
 /** Pairing codes, devices and consent receipts. */
-import type { SqliteDatabase } from '../sqlite.ts';
+import { statement, type SqliteDatabase } from '../sqlite.ts';
 
 export type DeviceRow = { keyId: string; publicKey: Uint8Array; userId: string; studyId: string; pseudonym: string; pairedAt: string };
 export type ConsentRow = {
@@ -14,7 +14,7 @@ export type ConsentRow = {
 };
 
 export function insertPairingCode(db: SqliteDatabase, args: { codeHash: string; userId: string; studyId: string; expiresAtMs: number }): void {
-  db.prepare('INSERT INTO pairing_codes (code_hash, user_id, study_id, expires_at_ms) VALUES (?, ?, ?, ?)').run(
+  statement(db, 'INSERT INTO pairing_codes (code_hash, user_id, study_id, expires_at_ms) VALUES (?, ?, ?, ?)').run(
     args.codeHash,
     args.userId,
     args.studyId,
@@ -24,7 +24,7 @@ export function insertPairingCode(db: SqliteDatabase, args: { codeHash: string; 
 
 /** Deletes the code as it is read: a pairing code works once. */
 export function takePairingCode(db: SqliteDatabase, codeHash: string): { userId: string; studyId: string; expiresAtMs: number } | undefined {
-  const row = db.prepare('DELETE FROM pairing_codes WHERE code_hash = ? RETURNING user_id, study_id, expires_at_ms').get(codeHash) as
+  const row = statement(db, 'DELETE FROM pairing_codes WHERE code_hash = ? RETURNING user_id, study_id, expires_at_ms').get(codeHash) as
     | { user_id: string; study_id: string; expires_at_ms: number }
     | undefined;
   return row && { userId: row.user_id, studyId: row.study_id, expiresAtMs: row.expires_at_ms };
@@ -41,7 +41,7 @@ const toDevice = (row: RawDevice): DeviceRow => ({
 });
 
 export function insertDevice(db: SqliteDatabase, device: DeviceRow): void {
-  db.prepare('INSERT INTO devices (key_id, public_key, user_id, study_id, pseudonym, paired_at) VALUES (?, ?, ?, ?, ?, ?)').run(
+  statement(db, 'INSERT INTO devices (key_id, public_key, user_id, study_id, pseudonym, paired_at) VALUES (?, ?, ?, ?, ?, ?)').run(
     device.keyId,
     device.publicKey,
     device.userId,
@@ -52,17 +52,17 @@ export function insertDevice(db: SqliteDatabase, device: DeviceRow): void {
 }
 
 export function findDevice(db: SqliteDatabase, keyId: string): DeviceRow | undefined {
-  const row = db.prepare('SELECT * FROM devices WHERE key_id = ?').get(keyId) as RawDevice | undefined;
+  const row = statement(db, 'SELECT * FROM devices WHERE key_id = ?').get(keyId) as RawDevice | undefined;
   return row && toDevice(row);
 }
 
 export function devicesOfUser(db: SqliteDatabase, userId: string): DeviceRow[] {
-  return (db.prepare('SELECT * FROM devices WHERE user_id = ?').all(userId) as RawDevice[]).map(toDevice);
+  return (statement(db, 'SELECT * FROM devices WHERE user_id = ?').all(userId) as RawDevice[]).map(toDevice);
 }
 
 /** Returns false when a receipt with that id is already held. */
 export function insertConsentReceipt(db: SqliteDatabase, consent: ConsentRow): boolean {
-  return db.prepare(
+  return statement(db, 
     'INSERT OR IGNORE INTO consent_receipts (receipt_id, device_key_id, study_id, study_version, state, valid_until_ms, received_at_ms, receipt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
   ).run(
     consent.receiptId,
@@ -78,8 +78,7 @@ export function insertConsentReceipt(db: SqliteDatabase, consent: ConsentRow): b
 
 /** The device's most recent consent event for a study: it alone decides whether uploads are accepted. */
 export function latestConsent(db: SqliteDatabase, args: { deviceKeyId: string; studyId: string }): ConsentRow | undefined {
-  const row = db
-    .prepare('SELECT * FROM consent_receipts WHERE device_key_id = ? AND study_id = ? ORDER BY received_at_ms DESC, rowid DESC LIMIT 1')
+  const row = statement(db, 'SELECT * FROM consent_receipts WHERE device_key_id = ? AND study_id = ? ORDER BY received_at_ms DESC, rowid DESC LIMIT 1')
     .get(args.deviceKeyId, args.studyId) as
     | {
         receipt_id: string;

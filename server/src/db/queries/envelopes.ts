@@ -1,5 +1,5 @@
 /** Sealed envelopes held for the aggregator, erasure requests and DP releases. */
-import type { SqliteDatabase } from '../sqlite.ts';
+import { statement, type SqliteDatabase } from '../sqlite.ts';
 
 export type EnvelopeRow = {
   seq: number;
@@ -33,7 +33,7 @@ const toEnvelope = (row: RawEnvelope): EnvelopeRow => ({
 });
 
 export function findEnvelopeOwner(db: SqliteDatabase, batchId: string): { studyId: string; deviceKeyId: string } | undefined {
-  const row = db.prepare('SELECT study_id, device_key_id FROM envelopes WHERE batch_id = ?').get(batchId) as
+  const row = statement(db, 'SELECT study_id, device_key_id FROM envelopes WHERE batch_id = ?').get(batchId) as
     | { study_id: string; device_key_id: string }
     | undefined;
   return row && { studyId: row.study_id, deviceKeyId: row.device_key_id };
@@ -42,8 +42,7 @@ export function findEnvelopeOwner(db: SqliteDatabase, batchId: string): { studyI
 /** Stores an envelope once; returns false when the batch id is already held. */
 export function insertEnvelope(db: SqliteDatabase, envelope: Omit<EnvelopeRow, 'seq'>): boolean {
   return (
-    db
-      .prepare(
+    statement(db, 
         'INSERT OR IGNORE INTO envelopes (batch_id, study_id, study_version, device_key_id, received_at, envelope) VALUES (?, ?, ?, ?, ?, ?)',
       )
       .run(envelope.batchId, envelope.studyId, envelope.studyVersion, envelope.deviceKeyId, envelope.receivedAt, envelope.envelope).changes === 1
@@ -51,19 +50,19 @@ export function insertEnvelope(db: SqliteDatabase, envelope: Omit<EnvelopeRow, '
 }
 
 export function envelopesAfter(db: SqliteDatabase, args: { seq: number; limit: number }): EnvelopeRow[] {
-  return (db.prepare('SELECT * FROM envelopes WHERE seq > ? ORDER BY seq LIMIT ?').all(args.seq, args.limit) as RawEnvelope[]).map(toEnvelope);
+  return (statement(db, 'SELECT * FROM envelopes WHERE seq > ? ORDER BY seq LIMIT ?').all(args.seq, args.limit) as RawEnvelope[]).map(toEnvelope);
 }
 
 export function countEnvelopes(db: SqliteDatabase): number {
-  return (db.prepare('SELECT count(*) AS n FROM envelopes').get() as { n: number }).n;
+  return (statement(db, 'SELECT count(*) AS n FROM envelopes').get() as { n: number }).n;
 }
 
 export function deleteEnvelopesOfDevice(db: SqliteDatabase, deviceKeyId: string): number {
-  return db.prepare('DELETE FROM envelopes WHERE device_key_id = ?').run(deviceKeyId).changes;
+  return statement(db, 'DELETE FROM envelopes WHERE device_key_id = ?').run(deviceKeyId).changes;
 }
 
 export function insertErasureRequest(db: SqliteDatabase, request: ErasureRequestRow): void {
-  db.prepare('INSERT OR IGNORE INTO erasure_requests (request_id, study_id, device_key_id, pseudonym, requested_at) VALUES (?, ?, ?, ?, ?)').run(
+  statement(db, 'INSERT OR IGNORE INTO erasure_requests (request_id, study_id, device_key_id, pseudonym, requested_at) VALUES (?, ?, ?, ?, ?)').run(
     request.requestId,
     request.studyId,
     request.deviceKeyId,
@@ -74,7 +73,7 @@ export function insertErasureRequest(db: SqliteDatabase, request: ErasureRequest
 
 export function listErasureRequests(db: SqliteDatabase): ErasureRequestRow[] {
   return (
-    db.prepare('SELECT * FROM erasure_requests ORDER BY requested_at').all() as {
+    statement(db, 'SELECT * FROM erasure_requests ORDER BY requested_at').all() as {
       request_id: string;
       study_id: string;
       device_key_id: string;
@@ -91,7 +90,7 @@ export function listErasureRequests(db: SqliteDatabase): ErasureRequestRow[] {
 }
 
 export function insertRelease(db: SqliteDatabase, release: ReleaseRow): void {
-  db.prepare('INSERT INTO releases (id, study_id, epsilon, released_at, result) VALUES (?, ?, ?, ?, ?)').run(
+  statement(db, 'INSERT INTO releases (id, study_id, epsilon, released_at, result) VALUES (?, ?, ?, ?, ?)').run(
     release.id,
     release.studyId,
     release.epsilon,
@@ -101,12 +100,12 @@ export function insertRelease(db: SqliteDatabase, release: ReleaseRow): void {
 }
 
 export function epsilonSpent(db: SqliteDatabase, studyId: string): number {
-  return (db.prepare('SELECT coalesce(sum(epsilon), 0) AS spent FROM releases WHERE study_id = ?').get(studyId) as { spent: number }).spent;
+  return (statement(db, 'SELECT coalesce(sum(epsilon), 0) AS spent FROM releases WHERE study_id = ?').get(studyId) as { spent: number }).spent;
 }
 
 export function listReleases(db: SqliteDatabase, studyId: string): ReleaseRow[] {
   return (
-    db.prepare('SELECT * FROM releases WHERE study_id = ? ORDER BY released_at').all(studyId) as {
+    statement(db, 'SELECT * FROM releases WHERE study_id = ? ORDER BY released_at').all(studyId) as {
       id: string;
       study_id: string;
       epsilon: number;
@@ -117,5 +116,5 @@ export function listReleases(db: SqliteDatabase, studyId: string): ReleaseRow[] 
 }
 
 export function hasErasureRequest(db: SqliteDatabase, deviceKeyId: string): boolean {
-  return db.prepare('SELECT 1 FROM erasure_requests WHERE device_key_id = ?').get(deviceKeyId) !== undefined;
+  return statement(db, 'SELECT 1 FROM erasure_requests WHERE device_key_id = ?').get(deviceKeyId) !== undefined;
 }

@@ -1,5 +1,5 @@
 /** Studies and their immutable versions. */
-import type { SqliteDatabase } from '../sqlite.ts';
+import { statement, type SqliteDatabase } from '../sqlite.ts';
 
 export type StudyStatus = 'draft' | 'open' | 'closed';
 export type VersionState = 'draft' | 'in_review' | 'approved' | 'rejected';
@@ -45,37 +45,37 @@ const toVersion = (row: RawVersion): StudyVersionRow => ({
 });
 
 export function insertStudy(db: SqliteDatabase, study: Omit<StudyRow, 'status' | 'currentVersion'>): void {
-  db.prepare("INSERT INTO studies (id, created_by, status, created_at) VALUES (?, ?, 'draft', ?)").run(study.id, study.createdBy, study.createdAt);
+  statement(db, "INSERT INTO studies (id, created_by, status, created_at) VALUES (?, ?, 'draft', ?)").run(study.id, study.createdBy, study.createdAt);
 }
 
 export function findStudy(db: SqliteDatabase, id: string): StudyRow | undefined {
-  const row = db.prepare('SELECT * FROM studies WHERE id = ?').get(id) as RawStudy | undefined;
+  const row = statement(db, 'SELECT * FROM studies WHERE id = ?').get(id) as RawStudy | undefined;
   return row && toStudy(row);
 }
 
 export function setStudyStatus(db: SqliteDatabase, args: { id: string; status: StudyStatus; currentVersion: number | null }): void {
-  db.prepare('UPDATE studies SET status = ?, current_version = ? WHERE id = ?').run(args.status, args.currentVersion, args.id);
+  statement(db, 'UPDATE studies SET status = ?, current_version = ? WHERE id = ?').run(args.status, args.currentVersion, args.id);
 }
 
 export function insertStudyVersion(db: SqliteDatabase, version: Omit<StudyVersionRow, 'state' | 'reviewedBy'>): void {
-  db.prepare(
+  statement(db, 
     "INSERT INTO study_versions (study_id, version, body, scope_hash, state, author_id, created_at) VALUES (?, ?, ?, ?, 'draft', ?, ?)",
   ).run(version.studyId, version.version, version.body, version.scopeHash, version.authorId, version.createdAt);
 }
 
 export function findStudyVersion(db: SqliteDatabase, args: { studyId: string; version: number }): StudyVersionRow | undefined {
-  const row = db.prepare('SELECT * FROM study_versions WHERE study_id = ? AND version = ?').get(args.studyId, args.version) as
+  const row = statement(db, 'SELECT * FROM study_versions WHERE study_id = ? AND version = ?').get(args.studyId, args.version) as
     | RawVersion
     | undefined;
   return row && toVersion(row);
 }
 
 export function listStudyVersions(db: SqliteDatabase, studyId: string): StudyVersionRow[] {
-  return (db.prepare('SELECT * FROM study_versions WHERE study_id = ? ORDER BY version').all(studyId) as RawVersion[]).map(toVersion);
+  return (statement(db, 'SELECT * FROM study_versions WHERE study_id = ? ORDER BY version').all(studyId) as RawVersion[]).map(toVersion);
 }
 
 export function newestVersionNumber(db: SqliteDatabase, studyId: string): number {
-  const row = db.prepare('SELECT max(version) AS newest FROM study_versions WHERE study_id = ?').get(studyId) as { newest: number | null };
+  const row = statement(db, 'SELECT max(version) AS newest FROM study_versions WHERE study_id = ?').get(studyId) as { newest: number | null };
   return row.newest ?? 0;
 }
 
@@ -83,7 +83,7 @@ export function setVersionState(
   db: SqliteDatabase,
   args: { studyId: string; version: number; state: VersionState; reviewedBy: string | null },
 ): void {
-  db.prepare('UPDATE study_versions SET state = ?, reviewed_by = ? WHERE study_id = ? AND version = ?').run(
+  statement(db, 'UPDATE study_versions SET state = ?, reviewed_by = ? WHERE study_id = ? AND version = ?').run(
     args.state,
     args.reviewedBy,
     args.studyId,
@@ -94,8 +94,7 @@ export function setVersionState(
 /** Approved versions of open studies: what the aggregator must be able to open. */
 export function listOpenStudyVersions(db: SqliteDatabase): StudyVersionRow[] {
   return (
-    db
-      .prepare(
+    statement(db, 
         "SELECT v.* FROM study_versions v JOIN studies s ON s.id = v.study_id WHERE v.state = 'approved' AND s.status IN ('open','draft')",
       )
       .all() as RawVersion[]

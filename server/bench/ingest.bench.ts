@@ -1,0 +1,148 @@
+/**
+ * Ingest throughput on loopback: signed, sealed batches per second through the real API
+ * server (signature check, device and consent checks, idempotent store), beside a bare insert
+ * of the same rows into the same SQLite schema in the same run. Prints figures; never fails on them.
+ * Targets (issue 6): ≥ 50% of the bare insert rate and ≥ 2,000 batches/s.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { canonicalHash, generateSigningKeyPair, randomId, sealEnvelope } from '@candor/shared/crypto';
+import { utf8 } from '@candor/shared/encoding';
+import { captureScopeOf, StudyVersion } from '@candor/shared/schemas/study';
+import { createAggregator } from '../src/aggregate/aggregator.ts';
+import { openApiStore } from '../src/db/store.ts';
+import { buildServer } from '../src/http/app.ts';
+import { loadOrCreateServerKeys } from '../src/keys/files.ts';
+import { serverPaths } from '../src/cli/paths.ts';
+import { readFileSync } from 'node:fs';
+
+const BATCHES = 6000;
+const DEVICES = 50;
+const CONCURRENCY = 32;
+
+const dir = mkdtempSync(join(tmpdir(), 'candor-bench-'));
+const paths = serverPaths(join(dir, 'api.db'));
+const store = openApiStore(paths);
+const study = StudyVersion.parse(JSON.parse(readFileSync(new URL('../../seeds/studies/coding-practice.v1.json', import.meta.url), 'utf8')));
+const at = new Date();
+store.insertUser({ id: 'researcher', username: 'researcher', passwordHash: 'x', createdAt: at.toISOString() });
+store.insertStudy({ id: study.studyId, createdBy: 'researcher', createdAt: at.toISOString() });
+store.insertStudyVersion({ studyId: study.studyId, version: 1, body: JSON.stringify(study), scopeHash: canonicalHash(captureScopeOf(study)), authorId: 'researcher', createdAt: at.toISOString() });
+store.setVersionState({ studyId: study.studyId, version: 1, state: 'approved', reviewedBy: 'reviewer' });
+store.setStudyStatus({ id: study.studyId, status: 'open', currentVersion: 1 });
+const aggregator = createAggregator({ files: paths, keyFile: paths.aggregatorKeyFile });
+aggregator.runOnce();
+const studyKey = store.aggregator.currentStudyKey(study.studyId);
+if (!studyKey) throw new Error('no study key');
+
+const devices = Array.from({ length: DEVICES }, (_, index) => {
+  const pair = generateSigningKeyPair();
+  const userId = `participant${index}`;
+  store.insertUser({ id: userId, username: userId, passwordHash: 'x', createdAt: at.toISOString() });
+  store.insertDevice({ keyId: pair.keyId, publicKey: pair.publicKey, userId, studyId: study.studyId, pseudonym: `p_${randomId()}`, pairedAt: at.toISOString() });
+  store.insertConsentReceipt({ receiptId: crypto.randomUUID(), deviceKeyId: pair.keyId, studyId: study.studyId, studyVersion: 1, state: 'given', validUntilMs: Date.now() + 86_400_000, receivedAtMs: Date.now(), receipt: '{}' });
+  return pair;
+});
+
+const window = {
+  studyId: study.studyId,
+  studyVersion: 1,
+  windowStart: '2026-11-23T09:00:00.000Z',
+  windowMinutes: 15,
+  aggregate: { signal: 'keyboard-activity', keyCount: 120, correctionCount: 4, typingSpeed: [0, 1, 2, 3, 0, 0, 0, 0], pauses: [1, 2, 3, 0, 0, 0, 0, 0] },
+  manifest: { policyHash: study.redactionPolicy.hash, detectors: [], redactions: {} },
+};
+const envelopes = Array.from({ length: BATCHES }, (_, index) => {
+  const batchId = canonicalHash({ bench: index, run: dir });
+  const sender = devices[index % DEVICES];
+  if (!sender) throw new Error('no device');
+  const payload = utf8(JSON.stringify({ batchId, windows: Array.from({ length: 8 }, () => window) }));
+  return sealEnvelope(payload, { studyId: study.studyId, studyVersion: 1, batchId, createdAt: at.toISOString() }, sender, studyKey.publicKey);
+});
+const bodies = envelopes.map((envelope) => JSON.stringify(envelope));
+
+const serverKeys = loadOrCreateServerKeys(paths.serverKeyFile);
+const app = await buildServer({
+  store,
+  serverKeys: () => serverKeys,
+  rotateServerKey: () => ({ current: serverKeys.current.keyId, retired: [] }),
+  secureCookies: false,
+  rateLimitScale: 1000,
+});
+const address = await app.listen({ host: '127.0.0.1', port: 0 });
+
+// The client runs in a worker so its JSON and socket work does not share the server's thread.
+const clientSource = `
+  const { parentPort, workerData } = require('node:worker_threads');
+  const http = require('node:http');
+  const agent = new http.Agent({ keepAlive: true, maxSockets: workerData.concurrency });
+  const url = new URL(workerData.address + '/api/v1/ingest');
+  let next = 0, done = 0, failed = 0;
+  const started = process.hrtime.bigint();
+  function send() {
+    if (next >= workerData.bodies.length) return;
+    const body = workerData.bodies[next++];
+    const request = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (response) => {
+      response.resume();
+      response.on('end', () => {
+        if (response.statusCode !== 201) failed++;
+        if (++done === workerData.bodies.length) parentPort.postMessage({ seconds: Number(process.hrtime.bigint() - started) / 1e9, failed });
+        else send();
+      });
+    });
+    request.end(body);
+  }
+  for (let i = 0; i < workerData.concurrency; i++) send();
+`;
+const result = await new Promise<{ seconds: number; failed: number }>((resolve, reject) => {
+  const worker = new Worker(clientSource, { eval: true, workerData: { address, bodies, concurrency: CONCURRENCY } });
+  worker.once('message', (message: { seconds: number; failed: number }) => {
+    void worker.terminate();
+    resolve(message);
+  });
+  worker.once('error', reject);
+});
+await app.close();
+
+// The same rows, inserted one transaction each into a fresh database of the same schema.
+const bareDir = mkdtempSync(join(tmpdir(), 'candor-bench-bare-'));
+const bare = openApiStore(serverPaths(join(bareDir, 'api.db')));
+bare.insertUser({ id: 'u', username: 'u', passwordHash: 'x', createdAt: at.toISOString() });
+bare.insertStudy({ id: study.studyId, createdBy: 'u', createdAt: at.toISOString() });
+for (const pair of devices) bare.insertDevice({ keyId: pair.keyId, publicKey: pair.publicKey, userId: 'u', studyId: study.studyId, pseudonym: `p_${randomId()}`, pairedAt: at.toISOString() });
+const bareStart = process.hrtime.bigint();
+envelopes.forEach((envelope, index) => {
+  bare.insertEnvelope({
+    batchId: envelope.header.batchId,
+    studyId: study.studyId,
+    studyVersion: 1,
+    deviceKeyId: envelope.header.senderKeyId,
+    receivedAt: new Date().toISOString(),
+    envelope: bodies[index] ?? '',
+  });
+});
+const bareSeconds = Number(process.hrtime.bigint() - bareStart) / 1e9;
+
+const ingestRate = BATCHES / result.seconds;
+const bareRate = BATCHES / bareSeconds;
+const bytes = Math.round(bodies.reduce((sum, body) => sum + body.length, 0) / BATCHES);
+process.stdout.write(
+  [
+    `batches: ${BATCHES} from ${DEVICES} devices, ${CONCURRENCY} in flight, ~${bytes} bytes each (8 windows)`,
+    '',
+    '| path | batches/s | seconds | refused |',
+    '| --- | ---: | ---: | ---: |',
+    `| HTTP ingest on 127.0.0.1 (verify + checks + store) | ${ingestRate.toFixed(0)} | ${result.seconds.toFixed(2)} | ${result.failed} |`,
+    `| bare insert, same rows, same schema | ${bareRate.toFixed(0)} | ${bareSeconds.toFixed(2)} | 0 |`,
+    '',
+    `ingest / bare: ${((ingestRate / bareRate) * 100).toFixed(1)}% (target ≥ 50%); ingest target ≥ 2,000 batches/s`,
+    '',
+  ].join('\n'),
+);
+bare.close();
+aggregator.close();
+store.close();
+rmSync(dir, { recursive: true, force: true });
+rmSync(bareDir, { recursive: true, force: true });
