@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Slug, UtcTimestamp } from './primitives.ts';
+import { Count, HashHex, Slug, UtcTimestamp } from './primitives.ts';
 import { SignalName } from './study.ts';
 
 /**
@@ -26,8 +26,32 @@ export const AgentStatus = z.strictObject({
   reason: z.string().nullable(),
   /** Signals the agent refuses on this platform, with why (e.g. no foreground-app resolver). */
   refusedSignals: z.array(z.strictObject({ signal: SignalName, reason: z.string() })),
+  /** Events the context filter passed on this session, and events it dropped: counts only. */
+  eventsAccepted: Count,
+  eventsExcluded: Count,
 });
 export type AgentStatus = z.infer<typeof AgentStatus>;
+
+/** One recorded change of session state, with its reason; never any event data. */
+export const SessionTransition = z.strictObject({
+  at: UtcTimestamp,
+  from: SessionState,
+  to: SessionState,
+  studyId: Slug.nullable(),
+  version: z.int().min(1).nullable(),
+  reason: z.string().min(1).max(500),
+});
+export type SessionTransition = z.infer<typeof SessionTransition>;
+
+/** What a participant reads before consenting; `noticeHash` names that exact text. */
+export const ConsentNotice = z.strictObject({
+  studyId: Slug,
+  version: z.int().min(1),
+  title: z.string(),
+  text: z.string(),
+  noticeHash: HashHex,
+});
+export type ConsentNotice = z.infer<typeof ConsentNotice>;
 
 const NoParams = z.strictObject({});
 const Ok = z.strictObject({ ok: z.literal(true) });
@@ -38,12 +62,17 @@ export const CONTROL_METHODS = {
     params: NoParams,
     result: z.array(z.strictObject({ studyId: Slug, version: z.int().min(1), title: z.string(), enrolled: z.boolean() })),
   },
-  enroll: { params: z.strictObject({ studyId: Slug }), result: AgentStatus },
+  notice: { params: z.strictObject({ studyId: Slug }), result: ConsentNotice },
+  /** Consent to the notice the participant was shown: a stale `noticeHash` is refused. */
+  enroll: { params: z.strictObject({ studyId: Slug, noticeHash: HashHex }), result: AgentStatus },
   start: { params: z.strictObject({ for: DurationText.optional() }), result: AgentStatus },
   pause: { params: z.strictObject({ for: DurationText.optional() }), result: AgentStatus },
   resume: { params: NoParams, result: AgentStatus },
   stop: { params: NoParams, result: AgentStatus },
   withdraw: { params: z.strictObject({ studyId: Slug }), result: AgentStatus },
+  history: { params: z.strictObject({ limit: z.int().min(1).max(1000).optional() }), result: z.array(SessionTransition) },
+  /** Status events are pushed on this connection from now on. */
+  subscribe: { params: NoParams, result: Ok },
   ping: { params: NoParams, result: Ok },
 } as const;
 

@@ -1,0 +1,59 @@
+/** How the CLI speaks: plain sentences for people, JSON with --json, exit codes that mean something. */
+import type { AgentStatus, SessionTransition } from '@candor/shared/schemas/control';
+import { formatDuration } from '../session/duration.ts';
+
+/** Exit codes (docs/agent.md). */
+export const EXIT = {
+  ok: 0,
+  /** The agent understood and refused (no consent, no session, stale notice…). */
+  refused: 1,
+  /** The command line itself is wrong. */
+  usage: 2,
+  /** No agent answers on the socket (or it broke the protocol). */
+  unreachable: 3,
+  /** The daemon could not start. */
+  daemonFailed: 4,
+  /** A bug in Candor (EX_SOFTWARE). */
+  internal: 70,
+} as const;
+
+export function printJson(value: unknown): void {
+  console.log(JSON.stringify(value, null, 2));
+}
+
+function until(iso: string, now: number): string {
+  return `${iso.slice(11, 16)} UTC, in ${formatDuration(Date.parse(iso) - now)}`;
+}
+
+export function describeStatus(status: AgentStatus, now = Date.now()): string {
+  const lines: string[] = [];
+  const study = status.study ? `${status.study.title} (${status.study.studyId} v${status.study.version})` : null;
+  switch (status.state) {
+    case 'not-enrolled':
+      lines.push('Not enrolled in any study. See the studies with: candor studies');
+      break;
+    case 'enrolled':
+      lines.push(`Enrolled in ${study ?? 'a study'}. No session is running; start one with: candor start`);
+      break;
+    case 'running':
+      lines.push(`Session running for ${study ?? 'a study'}${status.sessionEndsAt ? `, ends at ${until(status.sessionEndsAt, now)}` : ''}.`);
+      break;
+    case 'paused':
+      lines.push(`Session paused${status.pausedUntil ? ` until ${until(status.pausedUntil, now)}` : ' until you resume it (candor resume)'}.`);
+      break;
+    case 'stopped':
+      lines.push(`Enrolled in ${study ?? 'a study'}. The last session has stopped; start another with: candor start`);
+      break;
+  }
+  lines.push(status.capturing ? 'Capturing: yes — keyboard and mouse activity is being captured now.' : `Capturing: no${status.reason ? ` (${status.reason})` : ''}.`);
+  if (status.state === 'running' || status.state === 'paused') {
+    lines.push(`This session: ${status.eventsAccepted} events captured, ${status.eventsExcluded} dropped in excluded applications.`);
+  }
+  for (const refused of status.refusedSignals) lines.push(`Not collected: ${refused.signal} — ${refused.reason}.`);
+  return lines.join('\n');
+}
+
+export function describeTransition(transition: SessionTransition): string {
+  const study = transition.studyId === null ? '' : ` [${transition.studyId} v${transition.version ?? '?'}]`;
+  return `${transition.at}  ${transition.from} → ${transition.to}${study}: ${transition.reason}`;
+}

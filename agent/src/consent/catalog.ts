@@ -1,0 +1,40 @@
+/**
+ * Where study versions come from. Until the agent is paired with a server account it reads
+ * study files (`seeds/studies/*.json`); the paired catalog will answer the same two questions
+ * from the server, and nothing in the session state machine changes.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { StudyVersion } from '@candor/shared/schemas/study';
+import { ValidationError, parseUnknown } from '@candor/shared/validation';
+
+export type StudyCatalog = {
+  /** The latest offered version of each study, and files that could not be read (named, not quoted). */
+  list(): { studies: StudyVersion[]; problems: string[] };
+};
+
+/** A catalog of the `*.json` study files in `dir`; the highest version of each study wins. */
+export function createFileStudyCatalog(dir: string): StudyCatalog {
+  return {
+    list() {
+      const latest = new Map<string, StudyVersion>();
+      const problems: string[] = [];
+      let names: string[];
+      try {
+        names = readdirSync(dir).filter((name) => name.endsWith('.json')).sort();
+      } catch {
+        return { studies: [], problems: [`cannot read the studies folder ${dir}`] };
+      }
+      for (const name of names) {
+        try {
+          const study = parseUnknown(StudyVersion, JSON.parse(readFileSync(join(dir, name), 'utf8')), `study file ${name}`);
+          const known = latest.get(study.studyId);
+          if (!known || known.version < study.version) latest.set(study.studyId, study);
+        } catch (error) {
+          problems.push(error instanceof ValidationError ? error.message : `study file ${name} is not readable JSON`);
+        }
+      }
+      return { studies: [...latest.values()].sort((a, b) => a.studyId.localeCompare(b.studyId)), problems };
+    },
+  };
+}

@@ -1,0 +1,234 @@
+/**
+ * The agent's core: one session machine, one capture, one journal. Every command and every
+ * deadline goes through `apply`, which records the transition and then makes the hook match
+ * `captureAllowed` — the single place where capture is switched on or off.
+ */
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import { CandorError } from '@candor/shared/errors';
+import type { AgentStatus, CONTROL_METHODS, ControlMethod, ControlResult, SessionTransition } from '@candor/shared/schemas/control';
+import type { StudyVersion } from '@candor/shared/schemas/study';
+import { createCapture, type Capture } from '../capture/pipeline.ts';
+import type { CaptureSink, InputSource } from '../capture/source.ts';
+import type { StudyCatalog } from '../consent/catalog.ts';
+import { consentNoticeOf } from '../consent/notice.ts';
+import { openConsentRecords } from '../consent/receipts.ts';
+import { parseDuration } from '../session/duration.ts';
+import { openSessionJournal } from '../session/journal.ts';
+import * as machine from '../session/machine.ts';
+import type { Clock } from './clock.ts';
+
+export type AgentHandlers = {
+  [M in Exclude<ControlMethod, 'subscribe'>]: (params: z.output<(typeof CONTROL_METHODS)[M]['params']>) => ControlResult<M>;
+};
+
+export type Agent = {
+  readonly handlers: AgentHandlers;
+  status(): AgentStatus;
+  /** Listens for status changes; returns a function that stops listening. */
+  onStatus(listener: (status: AgentStatus) => void): () => void;
+  /** Re-reads the study catalog and applies what time and new versions demand. */
+  refresh(): void;
+  /** Removes the hook and releases keys; the journal keeps the state for the next start. */
+  close(): void;
+};
+
+export type AgentOptions = {
+  dataDir: string;
+  catalog: StudyCatalog;
+  source: InputSource;
+  sink: CaptureSink;
+  clock: Clock;
+  log: Logger;
+  batchMs?: number;
+};
+
+/**
+ * Opens the agent's state in `dataDir`; a session left running by a previous process is
+ * stopped (a restart never resumes capture by itself).
+ * @throws ValidationError / CandorError when the state files there are damaged.
+ */
+export function createAgent({ dataDir, catalog, source, sink, clock, log, batchMs }: AgentOptions): Agent {
+  const journal = openSessionJournal(dataDir);
+  const consent = openConsentRecords(dataDir);
+  const capture: Capture = createCapture({
+    source,
+    sink,
+    ...(batchMs === undefined ? {} : { batchMs }),
+    onError: (error) => {
+      log.error({ err: error instanceof Error ? error.name : 'unknown' }, 'capture batch failed');
+    },
+  });
+  const listeners = new Set<(status: AgentStatus) => void>();
+  let studies: StudyVersion[] = [];
+  let cancelDeadline: (() => void) | null = null;
+  let lastReason: string | null = null;
+
+  const loadStudies = (): void => {
+    const { studies: latest, problems } = catalog.list();
+    for (const problem of problems) log.warn({ problem }, 'study file skipped');
+    studies = latest;
+  };
+
+  const enrolledStudy = (): StudyVersion | undefined => {
+    const { snapshot } = journal;
+    return snapshot.state === 'not-enrolled' ? undefined : studies.find((study) => study.studyId === snapshot.enrollment.studyId);
+  };
+
+  const offered = (): machine.OfferedStudy => {
+    const study = enrolledStudy();
+    return study ? { studyId: study.studyId, version: study.version } : null;
+  };
+
+  const apply = (step: machine.Step): void => {
+    if (step.transition) {
+      journal.record(step.snapshot, step.transition, clock.now());
+      lastReason = step.transition.reason;
+      log.info({ from: step.transition.from, to: step.transition.to, reason: step.transition.reason }, 'session transition');
+      if (step.transition.to === 'running' && step.transition.from !== 'paused') capture.resetCounts();
+    }
+    syncCapture();
+  };
+
+  /** The hook runs exactly when the machine allows capture; deadlines re-arm here. */
+  const syncCapture = (): void => {
+    const now = clock.now();
+    const allowed = machine.captureAllowed(journal.snapshot, offered(), now);
+    const study = enrolledStudy();
+    if (allowed && study && !capture.running) {
+      try {
+        capture.start(study.apps);
+      } catch (error) {
+        const message = error instanceof CandorError ? error.message : 'the input hook could not be installed';
+        apply(machine.stop(journal.snapshot, `capture stopped: ${message}`));
+        return;
+      }
+    } else if (!allowed && capture.running) {
+      capture.stop();
+    }
+    cancelDeadline?.();
+    cancelDeadline = null;
+    const deadline = machine.nextDeadline(journal.snapshot);
+    if (deadline !== null) {
+      cancelDeadline = clock.schedule(deadline, () => {
+        refresh();
+      });
+    }
+    const current = status();
+    for (const listener of listeners) listener(current);
+  };
+
+  const refresh = (): void => {
+    loadStudies();
+    apply(machine.tick(journal.snapshot, offered(), clock.now()));
+  };
+
+  const status = (): AgentStatus => {
+    const { snapshot } = journal;
+    const now = clock.now();
+    const enrollment = snapshot.state === 'not-enrolled' ? null : snapshot.enrollment;
+    const refusal = source.foreground.unavailableReason;
+    const capturing = capture.running;
+    const problem = enrollment ? machine.consentProblem(enrollment, offered(), now) : null;
+    const idleReason: Record<AgentStatus['state'], string> = {
+      'not-enrolled': 'not enrolled in a study',
+      enrolled: 'no session is running',
+      running: 'the session is starting',
+      paused: 'the session is paused',
+      stopped: 'no session is running',
+    };
+    return {
+      state: snapshot.state,
+      study: enrollment ? { studyId: enrollment.studyId, version: enrollment.version, title: enrollment.title } : null,
+      capturing,
+      sessionEndsAt: snapshot.state === 'running' || snapshot.state === 'paused' ? new Date(snapshot.endsAt).toISOString() : null,
+      pausedUntil: snapshot.state === 'paused' && snapshot.pausedUntil !== null ? new Date(snapshot.pausedUntil).toISOString() : null,
+      reason: capturing ? null : (problem ?? (snapshot.state === 'stopped' ? lastReason : null) ?? idleReason[snapshot.state]),
+      refusedSignals: refusal === null ? [] : [{ signal: 'app-usage', reason: `the foreground application cannot be resolved: ${refusal}` }],
+      eventsAccepted: capture.counts.accepted,
+      eventsExcluded: capture.counts.excluded,
+    };
+  };
+
+  /** Every command first catches up with time and the catalog, so it acts on today's facts. */
+  const command = <T>(run: () => machine.Step, answer: () => T): T => {
+    refresh();
+    apply(run());
+    return answer();
+  };
+
+  const findStudy = (studyId: string): StudyVersion => {
+    loadStudies();
+    const study = studies.find((candidate) => candidate.studyId === studyId);
+    if (!study) throw new CandorError('study.unknown', `no study called ${studyId} is offered; see candor studies`);
+    return study;
+  };
+
+  const handlers: AgentHandlers = {
+    status: () => {
+      refresh();
+      return status();
+    },
+    studies: () => {
+      loadStudies();
+      const enrolled = journal.snapshot.state === 'not-enrolled' ? null : journal.snapshot.enrollment;
+      return studies.map((study) => ({
+        studyId: study.studyId,
+        version: study.version,
+        title: study.title,
+        enrolled: enrolled?.studyId === study.studyId && enrolled.version === study.version,
+      }));
+    },
+    notice: ({ studyId }) => consentNoticeOf(findStudy(studyId)),
+    enroll: ({ studyId, noticeHash }) => {
+      const study = findStudy(studyId);
+      const notice = consentNoticeOf(study);
+      if (notice.noticeHash !== noticeHash) {
+        throw new CandorError('consent.notice-changed', `the notice for ${studyId} changed since it was shown; read it again (candor enroll ${studyId})`);
+      }
+      return command(
+        () => {
+          // Check the transition is legal before signing anything.
+          const probe = { studyId, version: study.version, title: study.title, maxSessionMinutes: study.maxSessionMinutes, consentValidUntil: 0, receiptHash: '0'.repeat(64) };
+          machine.enroll(journal.snapshot, probe);
+          const { hash, validUntil } = consent.record(study, notice, 'given', clock.now());
+          return machine.enroll(journal.snapshot, { ...probe, consentValidUntil: validUntil, receiptHash: hash });
+        },
+        status,
+      );
+    },
+    start: (params) => command(() => machine.start(journal.snapshot, offered(), clock.now(), params.for === undefined ? undefined : parseDuration(params.for)), status),
+    pause: (params) => command(() => machine.pause(journal.snapshot, clock.now(), params.for === undefined ? undefined : parseDuration(params.for)), status),
+    resume: () => command(() => machine.resume(journal.snapshot, offered(), clock.now()), status),
+    stop: () => command(() => machine.stop(journal.snapshot), status),
+    withdraw: ({ studyId }) =>
+      command(() => {
+        const step = machine.withdraw(journal.snapshot, studyId);
+        const study = studies.find((candidate) => candidate.studyId === studyId);
+        if (study) consent.record(study, consentNoticeOf(study), 'withdrawn', clock.now());
+        return step;
+      }, status),
+    history: ({ limit }): SessionTransition[] => journal.history(limit ?? 50),
+    ping: () => ({ ok: true as const }),
+  };
+
+  loadStudies();
+  apply(machine.afterRestart(journal.snapshot));
+  refresh();
+
+  return {
+    handlers,
+    status,
+    refresh,
+    onStatus(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    close() {
+      cancelDeadline?.();
+      capture.stop();
+      consent.close();
+      listeners.clear();
+    },
+  };
+}
