@@ -51,7 +51,7 @@ export type World = {
   openStudy: (studyId: string, researcher: Session, reviewer: Session) => Promise<void>;
   enrollDevice: (studyId: string, participant: Session) => Promise<Device>;
   consent: (device: Device, state?: 'given' | 'withdrawn', validUntil?: string) => Promise<number>;
-  seal: (device: Device, batch: Omit<UploadBatch, 'batchId'>, options?: { batchId?: string; studyId?: string }) => SealedEnvelope;
+  seal: (device: Device, batch: Omit<UploadBatch, 'batchId'>, options?: { batchId?: string; studyId?: string; studyVersion?: number }) => SealedEnvelope;
   erasureRequest: (device: Device) => SignedErasureRequest;
   close: () => Promise<void>;
 };
@@ -145,7 +145,7 @@ export async function createWorld(overrides: Partial<ServerConfig> = {}): Promis
   const seal: World['seal'] = (device, batch, options = {}) => {
     const batchId = options.batchId ?? canonicalHash({ nonce: randomId() });
     const studyId = options.studyId ?? device.studyId;
-    const version = store.findStudy(device.studyId)?.currentVersion ?? 1;
+    const version = options.studyVersion ?? store.findStudy(device.studyId)?.currentVersion ?? 1;
     return sealEnvelope(utf8(JSON.stringify({ ...batch, batchId })), { studyId, studyVersion: version, batchId, createdAt: new Date().toISOString() }, device.pair, device.aggregatorKey);
   };
 

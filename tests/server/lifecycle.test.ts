@@ -1,0 +1,141 @@
+/** Study versions and consent, session expiry, rate limits, headers and what reaches the logs. */
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fromBase64Url } from '../../shared/src/crypto.ts';
+import { verifyServerCountersignature } from '../../shared/src/consent.ts';
+import type { ConsentReceipt } from '../../shared/src/schemas/consent.ts';
+import { StudyVersion } from '../../shared/src/schemas/study.ts';
+import { loadOrCreateServerKeys } from '../../server/src/keys/files.ts';
+import { consentReceiptFor, createWorld, keyboardWindow, PASSWORD, studyInput, type World } from './world.ts';
+
+describe('a new study version', () => {
+  let world: World;
+  afterAll(async () => {
+    await world.close();
+  });
+
+  it('needs approval, and stops uploads until the participant consents to it', async () => {
+    world = await createWorld();
+    const researcher = await world.signIn(world.person('rita', [{ role: 'researcher', studyId: null }]));
+    const reviewer = await world.signIn(world.person('rowan', [{ role: 'privacy_reviewer', studyId: null }]));
+    await world.openStudy('evolving', researcher, reviewer);
+    const device = await world.enrollDevice('evolving', await world.signIn(world.person('pat', [{ role: 'participant', studyId: null }])));
+    expect(await world.consent(device)).toBe(201);
+    const ingest = (version: number) => world.as(undefined, 'POST', '/api/v1/ingest', world.seal(device, { windows: [keyboardWindow('evolving', 4, version)] }, { studyVersion: version }));
+    expect((await ingest(1)).statusCode).toBe(201);
+
+    const v2 = { ...studyInput('evolving', 2), k: 12 };
+    expect((await world.as(researcher, 'POST', '/api/v1/studies/evolving/versions', v2)).statusCode).toBe(201);
+    expect((await world.as(researcher, 'POST', '/api/v1/studies/evolving/versions', v2)).statusCode).toBe(409);
+    // Drafted, not yet approved: uploads under version 1 continue.
+    expect((await ingest(1)).statusCode).toBe(201);
+    await world.as(researcher, 'POST', '/api/v1/studies/evolving/versions/2/submit');
+    expect((await world.as(reviewer, 'POST', '/api/v1/studies/evolving/versions/2/approve', { reason: 'k raised' })).statusCode).toBe(200);
+    expect(world.store.findStudy('evolving')?.currentVersion).toBe(2);
+
+    const stale = await ingest(2);
+    expect(stale.statusCode).toBe(403);
+    expect(stale.json<{ error: { code: string } }>().error.code).toBe('ingest.no-consent');
+    expect(await world.consent(device)).toBe(201);
+    expect((await ingest(2)).statusCode).toBe(201);
+    const old = await ingest(1);
+    expect(old.statusCode).toBe(403);
+    expect(old.json<{ error: { code: string } }>().error.code).toBe('ingest.study-not-open');
+  });
+
+  it('keeps approved versions immutable: the stored body never changes', async () => {
+    const before = world.store.findStudyVersion({ studyId: 'evolving', version: 1 });
+    const researcher = await world.signIn({ id: '', username: 'rita' });
+    expect((await world.as(researcher, 'POST', '/api/v1/studies/evolving/versions', { ...studyInput('evolving', 1), title: 'changed' })).statusCode).toBe(409);
+    expect(world.store.findStudyVersion({ studyId: 'evolving', version: 1 })).toEqual(before);
+  });
+});
+
+describe('consent receipts', () => {
+  it('come back countersigned by the server key, and a receipt for another scope is refused', async () => {
+    const world = await createWorld();
+    const researcher = await world.signIn(world.person('rita', [{ role: 'researcher', studyId: null }]));
+    const reviewer = await world.signIn(world.person('rowan', [{ role: 'privacy_reviewer', studyId: null }]));
+    await world.openStudy('receipts', researcher, reviewer);
+    const device = await world.enrollDevice('receipts', await world.signIn(world.person('pat', [{ role: 'participant', studyId: null }])));
+    const study = StudyVersion.parse(JSON.parse(world.store.findStudyVersion({ studyId: 'receipts', version: 1 })?.body ?? '{}'));
+    const response = await world.as(undefined, 'POST', '/api/v1/consent-receipts', { receipt: consentReceiptFor(device, study) });
+    expect(response.statusCode).toBe(201);
+    const { receipt } = response.json<{ receipt: ConsentReceipt }>();
+    expect(verifyServerCountersignature(receipt, loadOrCreateServerKeys(world.serverKeyFile).current.publicKey)).toBe(true);
+    const wider = consentReceiptFor(device, { ...study, signals: ['keyboard-activity'] });
+    expect((await world.as(undefined, 'POST', '/api/v1/consent-receipts', { receipt: wider })).statusCode).toBe(400);
+    const forged = { ...consentReceiptFor(device, study), integrity: { ...receipt.integrity, participant: { ...receipt.integrity.participant, signature: receipt.integrity.participant.signature.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')) }, server: null } };
+    expect((await world.as(undefined, 'POST', '/api/v1/consent-receipts', { receipt: forged })).statusCode).toBe(400);
+    await world.close();
+  });
+});
+
+describe('sessions over time', () => {
+  it('end after 30 idle minutes and after 12 hours however active', async () => {
+    let now = Date.parse('2026-11-23T08:00:00.000Z');
+    const world = await createWorld({ now: () => new Date(now) });
+    const session = await world.signIn(world.person('ida', [{ role: 'researcher', studyId: null }]));
+    now += 29 * 60_000;
+    expect((await world.as(session, 'GET', '/api/v1/me')).statusCode).toBe(200);
+    now += 31 * 60_000;
+    expect((await world.as(session, 'GET', '/api/v1/me')).statusCode).toBe(401);
+
+    const busy = await world.signIn({ id: '', username: 'ida' });
+    for (let minutes = 0; minutes < 12 * 60; minutes += 20) {
+      now += 20 * 60_000;
+      const status = (await world.as(busy, 'GET', '/api/v1/me')).statusCode;
+      expect(status).toBe(minutes + 20 <= 12 * 60 ? 200 : 401);
+    }
+    now += 20 * 60_000;
+    expect((await world.as(busy, 'GET', '/api/v1/me')).statusCode).toBe(401);
+    await world.close();
+  });
+});
+
+describe('the HTTP edge', () => {
+  let world: World;
+  const logLines: string[] = [];
+  beforeAll(async () => {
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        logLines.push(chunk.toString());
+        done();
+      },
+    });
+    world = await createWorld({ rateLimitScale: 1, logger: { level: 'debug', stream } });
+  });
+  afterAll(async () => {
+    await world.close();
+  });
+
+  it('rate-limits sign-in attempts', async () => {
+    const statuses: number[] = [];
+    for (let attempt = 0; attempt < 12; attempt += 1) {
+      statuses.push((await world.app.inject({ method: 'POST', url: '/api/v1/auth/sign-in', payload: { username: 'nobody', password: 'wrong password here' } })).statusCode);
+    }
+    expect(statuses.slice(0, 10).every((status) => status === 401)).toBe(true);
+    expect(statuses.slice(10)).toEqual([429, 429]);
+  });
+
+  it('sends security headers', async () => {
+    const response = await world.app.inject({ method: 'GET', url: '/api/v1/health' });
+    expect(response.headers['x-content-type-options']).toBe('nosniff');
+    expect(response.headers['content-security-policy']).toContain("default-src 'self'");
+    expect(response.headers['strict-transport-security']).toBeDefined();
+  });
+
+  it('never logs passwords, session tokens, CSRF tokens or envelope contents', async () => {
+    const person = world.person('lou', [{ role: 'researcher', studyId: null }, { role: 'privacy_reviewer', studyId: null }]);
+    const signIn = await world.app.inject({ method: 'POST', url: '/api/v1/auth/sign-in', remoteAddress: '10.9.9.9', payload: { username: person.username, password: PASSWORD } });
+    const cookie = signIn.cookies.find((c) => c.name === 'candor_session')?.value ?? 'missing';
+    const csrf = signIn.json<{ csrfToken: string }>().csrfToken;
+    await world.app.inject({ method: 'GET', url: '/api/v1/me', remoteAddress: '10.9.9.9', headers: { cookie: `candor_session=${cookie}` } });
+    const envelope = { header: { v: 1 }, ciphertext: 'Q0FOQVJZLWNpcGhlcnRleHQ', signature: 'x' };
+    await world.app.inject({ method: 'POST', url: '/api/v1/ingest', remoteAddress: '10.9.9.9', payload: envelope });
+    const logs = logLines.join('');
+    expect(logs).toContain('/api/v1/me');
+    for (const secret of [PASSWORD, cookie, csrf, envelope.ciphertext]) expect(logs).not.toContain(secret);
+    expect(fromBase64Url(envelope.ciphertext).length).toBeGreaterThan(0);
+  });
+});
