@@ -215,6 +215,14 @@ describe('typed vocabulary', () => {
     expect(vocabularyOf(bySignal(pipeline.closeWindows(AFTER_WINDOW)))).toEqual({ alpha: 1, beta: 1, gamma: 1 });
   });
 
+  it('ends a stretch of text when focus leaves for an app that is not captured', () => {
+    const pipeline = pipelineFor();
+    pipeline.accept({ context: terminal, events: keystrokesOf('alpha', 'us-qwerty', T0) });
+    pipeline.accept({ context: { ...terminal, windowClass: 'slack' }, events: keystrokesOf('x', 'us-qwerty', T0 + 1000) });
+    pipeline.accept({ context: terminal, events: keystrokesOf('beta\n', 'us-qwerty', T0 + 2000) });
+    expect(vocabularyOf(bySignal(pipeline.closeWindows(AFTER_WINDOW)))).toEqual({ alpha: 1, beta: 1 });
+  });
+
   it.each([
     ['us-qwerty', 'echo zeit'],
     ['de-qwertz', 'echo zeit'],

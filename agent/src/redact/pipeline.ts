@@ -131,7 +131,11 @@ class RedactionPipeline implements Pipeline {
     // Defence in depth: the daemon filters before handing batches here, and a batch the
     // context filter would drop must count for nothing even if a caller forgets.
     const verdict = judgeContext(context, this.#study.apps);
-    if (!verdict.capture) return;
+    if (!verdict.capture) {
+      // Focus went somewhere we do not look: what was being typed before has ended.
+      this.#leaveContext();
+      return;
+    }
     const label = verdict.label ?? undefined;
     const sensitive = this.#isSensitive(context);
     this.#switchContext(context, sensitive);
@@ -177,13 +181,18 @@ class RedactionPipeline implements Pipeline {
   #switchContext(context: AppContext, sensitive: boolean): void {
     const key = `${context.windowClass ?? ''}\n${context.windowTitle ?? ''}`;
     if (key === this.#contextKey) return;
+    this.#leaveContext();
     this.#contextKey = key;
     this.#diagonal = Math.max(1, Math.hypot(context.screen.width, context.screen.height));
+    const vocabularyApp = this.#wantsVocabulary && !sensitive ? matchOf(this.#study.vocabularyApps, context.windowClass) : undefined;
+    if (vocabularyApp !== undefined) this.#typingHere = this.#typingStateFor(vocabularyApp.match.toLowerCase());
+  }
+
+  #leaveContext(): void {
+    this.#contextKey = '';
     this.#endMovement();
     if (this.#typingHere !== undefined) this.#typingHere.rebuilder.boundary(this.#typingHere.lastTime);
     this.#typingHere = undefined;
-    const vocabularyApp = this.#wantsVocabulary && !sensitive ? matchOf(this.#study.vocabularyApps, context.windowClass) : undefined;
-    if (vocabularyApp !== undefined) this.#typingHere = this.#typingStateFor(vocabularyApp.match.toLowerCase());
   }
 
   #typingStateFor(app: string): TypingState {

@@ -32,6 +32,10 @@ const KNOWN_FORMATS: readonly RegExp[] = [
 const ANY_KNOWN_FORMAT = new RegExp(KNOWN_FORMATS.map((pattern) => pattern.source).join('|'), 'g');
 // Every labelled, spoken, command-line and bearer pattern below contains one of these.
 const KEYWORDS = /pass|pwd|secret|token|key|credential|bearer|basic|pin|curl|wget|http|login|mysql/i;
+// The word each family needs, so a line runs only the patterns that could match it.
+const LABEL_WORDS = /pass|pwd|secret|token|key|credential|bearer/i;
+const COMMAND_WORDS = /curl|wget|http|--password|login|sshpass|mysql/;
+const SAID_WORDS = /\b(?:is|was|ist|est)\b/;
 
 // A label that announces a secret, then `=` or `:` (or a space before a long value), then
 // the value: quoted (up to the closing quote) or bare.
@@ -102,12 +106,16 @@ export const secret: Detector = {
     const longValue = features.longestRun >= 15 || features.dashes;
     if (longValue) collect('secret', ANY_KNOWN_FORMAT, text, found);
     if (KEYWORDS.test(text)) {
-      findLabelled(text, found);
-      for (const pattern of COMMAND_LINE) {
-        collect('secret', pattern, text, found, (match) => !/^(?:\d+(?::\d+)?|\$.*)$/.test(match[1] ?? ''), 1);
+      if (LABEL_WORDS.test(text)) findLabelled(text, found);
+      if (COMMAND_WORDS.test(text)) {
+        for (const pattern of COMMAND_LINE) {
+          collect('secret', pattern, text, found, (match) => !/^(?:\d+(?::\d+)?|\$.*)$/.test(match[1] ?? ''), 1);
+        }
       }
-      collect('secret', SAID, text, found, (match) => !NOT_A_VALUE.test(match[1] ?? ''), 1);
-      collect('secret', BEARER, text, found, (match) => looksGenerated(match[1] ?? '') || (match[1] ?? '').length >= 20, 1);
+      if (SAID_WORDS.test(text)) collect('secret', SAID, text, found, (match) => !NOT_A_VALUE.test(match[1] ?? ''), 1);
+      if (features.longestRun >= 16) {
+        collect('secret', BEARER, text, found, (match) => looksGenerated(match[1] ?? '') || (match[1] ?? '').length >= 20, 1);
+      }
     }
     if (features.longestRun < 32) return;
     // Base64 digests (`sha512-…` integrity, `SHA256:…` fingerprints) are hashes: they survive.
