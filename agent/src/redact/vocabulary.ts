@@ -45,6 +45,9 @@ export function countVocabulary(
     if (value.length < rules.minTokenLength || value.length > rules.maxTokenLength) return;
     if (rules.dropNumbers && NUMBER.test(value)) return;
     if (!VALID_TOKEN.test(value)) return;
+    // A record key of `__proto__` sets the prototype instead of a count when a record is
+    // parsed (zod does this): it could never arrive, so it is not counted.
+    if (value === '__proto__') return;
     counts.set(value, (counts.get(value) ?? 0) + 1);
   });
 }
