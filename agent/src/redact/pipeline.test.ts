@@ -14,6 +14,7 @@ import studySeed from '../../../seeds/studies/coding-practice.v1.json' with { ty
 import { KEYS, type KeyboardLayout } from './keyboard.ts';
 import { keystrokesOf, pressesOf } from './keystrokes.ts';
 import { createPipeline, type PipelineOptions } from './pipeline.ts';
+import { countVocabulary } from './vocabulary.ts';
 
 const study = parseUnknown(StudyVersion, studySeed as StudyVersionInput);
 const policy = parseUnknown(RedactionPolicy, codingPolicy);
@@ -321,8 +322,14 @@ describe('privacy invariant 2: a typed canary leaves no trace', () => {
     expect(scan(runCanary(text, context, withPrompt))).toBe(false);
   });
 
-  it('finds the canary when the protection is switched off: the scan can fail', () => {
+  it('finds the canary when the prompt protection is switched off: the scan can fail', () => {
     // Same keys, no ssh line before them: the canary is an ordinary word and is counted.
     expect(scan(runCanary(CANARY, terminal, false))).toBe(true);
+  });
+
+  it('finds the canary when the detectors are switched off: the scan can fail', () => {
+    const counts = new Map<string, number>();
+    countVocabulary(`mail ${CANARY}@example.com now`, policy.vocabulary, [], counts, new Map());
+    expect(scan([JSON.stringify(Object.fromEntries(counts))])).toBe(true);
   });
 });
