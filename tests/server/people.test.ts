@@ -135,6 +135,18 @@ describe('separation of duties', () => {
     expect(world.store.lastAuditRow()).toMatchObject({ actor: admin.id, action: 'role.grant', outcome: 'refused' });
   });
 
+  it('refuses an admin who grants roles to an account they created, while a second admin may', async () => {
+    const created = await world.as(adminSession, 'POST', '/api/v1/admin/users', { username: 'sock-puppet', password: 'a long enough password' });
+    expect(created.statusCode).toBe(201);
+    const userId = created.json<{ id: string }>().id;
+    const grant = { userId, role: 'researcher', studyId: 'study-a', reason: 'needs access' };
+    expect((await world.as(adminSession, 'POST', '/api/v1/admin/grants', grant)).statusCode).toBe(403);
+    expect(world.store.grantsOfUser(userId)).toEqual([]);
+    expect(world.store.lastAuditRow()).toMatchObject({ actor: admin.id, action: 'role.grant', outcome: 'refused' });
+    const second = await world.signIn(world.person('ada2', [{ role: 'admin', studyId: null }]));
+    expect((await world.as(second, 'POST', '/api/v1/admin/grants', grant)).statusCode).toBe(201);
+  });
+
   it('records a release in the audit log before returning it', async () => {
     const before = world.store.allAuditRows().length;
     const response = await world.as(researcherA, 'POST', '/api/v1/studies/study-a/releases', { reason: 'weekly report' });

@@ -19,7 +19,7 @@ const DEMO_PEOPLE: readonly { username: string; role: Role }[] = [
 export function addPerson(store: ApiStore, args: { username: string; passwordHash: string; role: Role; studyId: string | null; at: Date }): string {
   const id = randomId();
   store.transaction(() => {
-    store.insertUser({ id, username: args.username, passwordHash: args.passwordHash, createdAt: args.at.toISOString() });
+    store.insertUser({ id, username: args.username, passwordHash: args.passwordHash, createdAt: args.at.toISOString(), createdBy: 'operator' });
     store.insertGrant({ id: randomId(), userId: id, role: args.role, studyId: args.studyId, grantedBy: 'operator', createdAt: args.at.toISOString() });
     appendAudit(store, { actor: 'operator', action: 'role.grant', studyId: args.studyId, target: `${id}:${args.role}`, reason: 'added from the command line', outcome: 'done' }, args.at);
   });

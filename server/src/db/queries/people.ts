@@ -2,21 +2,22 @@
 import type { Role } from '@candor/shared/schemas/primitives';
 import { statement, type SqliteDatabase } from '../sqlite.ts';
 
-export type UserRow = { id: string; username: string; passwordHash: string; disabled: boolean; createdAt: string };
+export type UserRow = { id: string; username: string; passwordHash: string; disabled: boolean; createdAt: string; createdBy: string | null };
 export type GrantRow = { id: string; userId: string; role: Role; studyId: string | null; grantedBy: string | null; createdAt: string };
 export type SessionRow = { tokenHash: string; userId: string; csrfHash: string; createdAtMs: number; lastSeenMs: number };
 export type ApiTokenRow = { id: string; tokenHash: string; userId: string; expiresAtMs: number; revoked: boolean };
 
-type RawUser = { id: string; username: string; password_hash: string; disabled: number; created_at: string };
+type RawUser = { id: string; username: string; password_hash: string; disabled: number; created_at: string; created_by: string | null };
 const toUser = (row: RawUser | undefined): UserRow | undefined =>
-  row && { id: row.id, username: row.username, passwordHash: row.password_hash, disabled: row.disabled === 1, createdAt: row.created_at };
+  row && { id: row.id, username: row.username, passwordHash: row.password_hash, disabled: row.disabled === 1, createdAt: row.created_at, createdBy: row.created_by };
 
-export function insertUser(db: SqliteDatabase, user: Omit<UserRow, 'disabled'>): void {
-  statement(db, 'INSERT INTO users (id, username, password_hash, created_at) VALUES (?, ?, ?, ?)').run(
+export function insertUser(db: SqliteDatabase, user: Omit<UserRow, 'disabled' | 'createdBy'> & { createdBy?: string }): void {
+  statement(db, 'INSERT INTO users (id, username, password_hash, created_at, created_by) VALUES (?, ?, ?, ?, ?)').run(
     user.id,
     user.username,
     user.passwordHash,
     user.createdAt,
+    user.createdBy ?? null,
   );
 }
 

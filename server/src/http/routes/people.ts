@@ -107,7 +107,7 @@ export const PEOPLE_ROUTES = [
       const passwordHash = await hashPassword(body.password);
       const at = services.now();
       services.store.transaction(() => {
-        services.store.insertUser({ id, username: body.username, passwordHash, createdAt: at.toISOString() });
+        services.store.insertUser({ id, username: body.username, passwordHash, createdAt: at.toISOString(), createdBy: personId(caller) });
         appendAudit(services.store, { actor: personId(caller), action: 'user.create', studyId: null, target: id, reason: 'account created', outcome: 'done' }, at);
       });
       return { status: 201, body: { id } };
@@ -145,7 +145,13 @@ export const PEOPLE_ROUTES = [
         auditRefusal(services.store, { actor, action: 'role.grant', studyId: body.studyId, target, reason: body.reason }, at);
         throw new HttpError('auth.self-grant', 'nobody grants themselves a role');
       }
-      if (!services.store.findUserById(body.userId)) throw notFound();
+      const grantee = services.store.findUserById(body.userId);
+      if (!grantee) throw notFound();
+      // Two people, not one: the admin who created an account (and chose its first password) cannot also give it roles.
+      if (grantee.createdBy === actor) {
+        auditRefusal(services.store, { actor, action: 'role.grant', studyId: body.studyId, target, reason: body.reason }, at);
+        throw new HttpError('auth.self-grant', 'the admin who created an account cannot grant it roles');
+      }
       if (body.studyId !== null && !services.store.findStudy(body.studyId)) throw notFound();
       const id = randomId();
       services.store.transaction(() => {

@@ -1,4 +1,5 @@
 import type { Migration } from '../../sqlite.ts';
 import { migration001 } from './001-initial.ts';
+import { migration002 } from './002-user-creator.ts';
 
-export const API_MIGRATIONS: readonly Migration[] = [migration001];
+export const API_MIGRATIONS: readonly Migration[] = [migration001, migration002];
