@@ -240,7 +240,8 @@ class RedactionPipeline implements Pipeline {
     const ctrl = event.modifiers.ctrl && !altGr;
     const alt = event.modifiers.alt && !altGr;
     const meaning = this.#keymap.meaningOf(keycode);
-    if (typing !== undefined) {
+    // Modifier keys change nothing in the text on their own (the hook flags Ctrl's own press as Ctrl).
+    if (typing !== undefined && !MODIFIER_KEYCODES.has(keycode)) {
       typing.lastTime = event.time;
       if (typing.rebuilder.skipping) {
         typing.rebuilder.keyDown({ keycode, char: '', dead: false, ctrl, alt, meta, time: event.time });
