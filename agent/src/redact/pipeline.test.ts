@@ -202,6 +202,15 @@ describe('typed vocabulary', () => {
     expect(vocabularyOf(bySignal(pipeline.closeWindows(AFTER_WINDOW)))).toEqual({ git: 1, status: 1 });
   });
 
+  it('ends a stretch of text at a selection, which the next key may replace', () => {
+    const pipeline = pipelineFor();
+    pipeline.accept({
+      context: terminal,
+      events: [...keystrokesOf('alpha', 'us-qwerty', T0), ...pressesOf([{ keycode: KEYS.home, shift: true }], T0 + 600), ...keystrokesOf('beta\n', 'us-qwerty', T0 + 700)],
+    });
+    expect(vocabularyOf(bySignal(pipeline.closeWindows(AFTER_WINDOW)))).toEqual({ alpha: 1, beta: 1 });
+  });
+
   it('ends a stretch of text where keys cannot tell the cursor (a click, Up, a paste)', () => {
     const pipeline = pipelineFor();
     pipeline.accept({

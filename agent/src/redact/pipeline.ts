@@ -244,11 +244,11 @@ class RedactionPipeline implements Pipeline {
     if (typing !== undefined && !MODIFIER_KEYCODES.has(keycode)) {
       typing.lastTime = event.time;
       if (typing.rebuilder.skipping) {
-        typing.rebuilder.keyDown({ keycode, char: '', dead: false, ctrl, alt, meta, time: event.time });
+        typing.rebuilder.keyDown({ keycode, char: '', dead: false, shift, ctrl, alt, meta, time: event.time });
         return;
       }
       const char = this.#keymap.characterOf(meaning, shift, this.#capsLock, altGr);
-      typing.rebuilder.keyDown({ keycode, char, dead: char !== '' && !altGr && this.#keymap.deadKeys.includes(char), ctrl, alt, meta, time: event.time });
+      typing.rebuilder.keyDown({ keycode, char, dead: char !== '' && !altGr && this.#keymap.deadKeys.includes(char), shift, ctrl, alt, meta, time: event.time });
     }
     const slice = this.#slices.at(event.time);
     slice.keyCount += 1;

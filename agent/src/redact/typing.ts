@@ -20,6 +20,8 @@ export type TypedKey = {
   char: string;
   /** Whether the character is a dead key waiting for the next one (`^` on QWERTZ). */
   dead: boolean;
+  /** Shift held: with a cursor key it selects, and typing then replaces a selection keys cannot see. */
+  shift: boolean;
   ctrl: boolean;
   /** Alt other than AltGr. */
   alt: boolean;
@@ -28,6 +30,8 @@ export type TypedKey = {
 };
 
 export type PromptRules = { promptCommands: readonly string[]; linesAfterPrompt: number };
+
+const SELECTING_KEYS = new Set<number>([KEYS.left, KEYS.right, KEYS.home, KEYS.end, KEYS.up, KEYS.down, KEYS.pageUp, KEYS.pageDown]);
 
 const isWordChar = (char: string | undefined) => char !== undefined && /[\p{L}\p{N}_]/u.test(char);
 
@@ -59,6 +63,10 @@ export class LineRebuilder {
     }
     if (key.ctrl || key.alt || key.meta) {
       this.#shortcut(key);
+      return;
+    }
+    if (key.shift && SELECTING_KEYS.has(key.keycode)) {
+      this.boundary(key.time);
       return;
     }
     switch (key.keycode) {
