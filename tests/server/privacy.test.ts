@@ -11,6 +11,7 @@ import { decryptRecord, randomId } from '../../shared/src/crypto.ts';
 import { fromUtf8, utf8 } from '../../shared/src/encoding.ts';
 import { loadOrCreateAggregatorKeys } from '../../server/src/keys/files.ts';
 import { verifyErasureAck } from '../../server/src/ingest/erasure.ts';
+import { pruneProcessedEnvelopes } from '../../server/src/ingest/prune.ts';
 import { loadOrCreateServerKeys } from '../../server/src/keys/files.ts';
 import type { SignedErasureAck } from '../../shared/src/schemas/ingest.ts';
 import { createWorld, keyboardWindow, type Device, type World } from './world.ts';
@@ -150,5 +151,19 @@ describe('what the server files reveal', () => {
     // A withdrawn device can no longer upload.
     const late = await world.as(undefined, 'POST', '/api/v1/ingest', world.seal(leaving, { windows: [keyboardWindow('vocab', 1)] }));
     expect(late.statusCode).toBe(403);
+  });
+
+  it('empties sealed envelopes from the API database once the aggregator has taken them in, and still answers retries as duplicates', async () => {
+    const apiFiles = () => bytesOf(world.dir, (name) => name.startsWith('api.db'));
+    expect(filesContaining(apiFiles(), sealedTexts[2] ?? 'missing').length).toBeGreaterThan(0);
+    expect(pruneProcessedEnvelopes(world.store)).toBeGreaterThan(0);
+    for (const text of sealedTexts) expect(filesContaining(apiFiles(), text)).toEqual([]);
+    const device = devices[2];
+    if (!device) throw new Error('setup');
+    const fresh = world.seal(device, { windows: [keyboardWindow('vocab', 5)] });
+    expect((await world.as(undefined, 'POST', '/api/v1/ingest', fresh)).statusCode).toBe(201);
+    world.aggregator.runOnce();
+    pruneProcessedEnvelopes(world.store);
+    expect((await world.as(undefined, 'POST', '/api/v1/ingest', fresh)).json()).toEqual({ batchId: fresh.header.batchId, status: 'duplicate' });
   });
 });

@@ -75,6 +75,8 @@ export async function createWorld(overrides: Partial<ServerConfig> = {}): Promis
     secureCookies: false,
     erasureWaitMs: 2000,
     rateLimitScale: 1000,
+    // Tests prune explicitly, so a timer never changes files under a byte scan.
+    pruneIntervalMs: 3_600_000,
     logger: { level: process.env.CANDOR_TEST_LOG ?? 'silent' },
     ...overrides,
   });

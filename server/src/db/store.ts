@@ -29,6 +29,7 @@ const AGGREGATOR_READS = {
   quarantineOfStudy: aggregator.quarantineOfStudy,
   currentStudyKey: aggregator.currentStudyKey,
   isErased: aggregator.isErased,
+  lastProcessedSeq: aggregator.lastProcessedSeq,
 };
 
 export type ApiQueries = Bound<typeof API_QUERIES>;

@@ -18,6 +18,7 @@ import type { ServerKeys } from '../keys/files.ts';
 import { HTTP_ERRORS, HttpError } from './errors.ts';
 import type { AnyRoute, Services } from './route.ts';
 import { ALL_ROUTES } from './routes/index.ts';
+import { pruneProcessedEnvelopes } from '../ingest/prune.ts';
 
 export type ServerConfig = {
   store: ApiStore;
@@ -31,6 +32,8 @@ export type ServerConfig = {
   uniform?: () => number;
   /** The route table; defaults to every route Candor has. */
   routes?: readonly AnyRoute[];
+  /** How often sealed envelopes the aggregator has taken in are emptied. */
+  pruneIntervalMs?: number;
   /** Multiplies every route's rate limit (a load test or a large site raises them; never 0). */
   rateLimitScale?: number;
   /** Observes each authorization decision (the route matrix test reads them). */
@@ -195,6 +198,18 @@ export async function buildServer(config: ServerConfig): Promise<FastifyInstance
         }
     }
   }
+  const pruning = setInterval(() => {
+    try {
+      pruneProcessedEnvelopes(config.store);
+    } catch (error) {
+      app.log.error({ errorName: (error as Error).name }, 'pruning processed envelopes failed');
+    }
+  }, config.pruneIntervalMs ?? 5000);
+  pruning.unref();
+  app.addHook('onClose', (_instance, done) => {
+    clearInterval(pruning);
+    done();
+  });
   await app.ready();
   return app;
 }

@@ -50,7 +50,7 @@ export function insertEnvelope(db: SqliteDatabase, envelope: Omit<EnvelopeRow, '
 }
 
 export function envelopesAfter(db: SqliteDatabase, args: { seq: number; limit: number }): EnvelopeRow[] {
-  return (statement(db, 'SELECT * FROM envelopes WHERE seq > ? ORDER BY seq LIMIT ?').all(args.seq, args.limit) as RawEnvelope[]).map(toEnvelope);
+  return (statement(db, "SELECT * FROM envelopes WHERE seq > ? AND envelope <> '' ORDER BY seq LIMIT ?").all(args.seq, args.limit) as RawEnvelope[]).map(toEnvelope);
 }
 
 export function countEnvelopes(db: SqliteDatabase): number {
@@ -117,4 +117,12 @@ export function listReleases(db: SqliteDatabase, studyId: string): ReleaseRow[] 
 
 export function hasErasureRequest(db: SqliteDatabase, deviceKeyId: string): boolean {
   return statement(db, 'SELECT 1 FROM erasure_requests WHERE device_key_id = ?').get(deviceKeyId) !== undefined;
+}
+
+/**
+ * Empties the sealed body of every envelope up to `seq` (ones the aggregator has taken in).
+ * The row stays, so a retry of the same batch is still answered as a duplicate.
+ */
+export function emptyEnvelopesUpTo(db: SqliteDatabase, seq: number): number {
+  return statement(db, "UPDATE envelopes SET envelope = '' WHERE seq <= ? AND envelope <> ''").run(seq).changes;
 }
