@@ -89,7 +89,7 @@ export async function startXvfb(): Promise<XServer> {
       const watch = `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done`;
       const client = spawn('xterm', ['-class', windowClass, '-title', title, '-geometry', '60x10', '-e', 'sh', '-c', watch], { env, stdio: 'ignore' });
       clients.push(client);
-      const found = await xdotool('search', '--sync', '--limit', '1', '--class', `^${windowClass}$`);
+      const found = await xdotool('search', '--sync', '--onlyvisible', '--limit', '1', '--class', `^${windowClass}$`);
       return found.trim().split('\n')[0] ?? '';
     },
     async focus(window) {
