@@ -77,7 +77,7 @@ describe('candor explain-policy', () => {
     expect(result.stdout).toContain('counts of the words you type, only in the applications the study lists');
     expect(result.stdout).toContain('with the 2 words on either side of it');
     expect(result.stdout).toContain('for the 3 lines typed after a command that may ask for a password: sudo');
-    expect(result.stdout).toContain('Hash (what studies reference): c71dcb1ba588');
+    expect(result.stdout).toContain('Hash (what studies reference): 781980601f2d');
   });
 
   it('needs exactly one file', async () => {

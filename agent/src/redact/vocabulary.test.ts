@@ -49,9 +49,11 @@ describe('startsPrompt', () => {
     ['make && sudo make install', true],
     ['docker login registry.example.com', true],
     ['ssh-keygen -t ed25519', true],
-    ['git push', false],
+    ['git log', false],
     ['echo pseudo', false],
-    ['git clone ssh://git@example.com/repo', false],
+    ['git push origin main', true],
+    ['aws configure', true],
+    ['git status', false],
     ['docker logs api', false],
   ])('%j may prompt for a password: %s', (line, expected) => {
     expect(startsPrompt(line, policy.sensitiveContext.promptCommands)).toBe(expected);
