@@ -166,3 +166,27 @@ describe('malformed requests anywhere', () => {
     }
   });
 });
+
+describe('fuzzed bodies on every state-changing route', () => {
+  it('never answer 5xx, whoever sends them', async () => {
+    const fc = await import('fast-check');
+    const everything = await world.signIn(
+      world.person('omni', [
+        { role: 'researcher', studyId: 'ingest-a' },
+        { role: 'participant', studyId: 'ingest-a' },
+        { role: 'privacy_reviewer', studyId: null },
+        { role: 'admin', studyId: null },
+      ]),
+    );
+    const { ALL_ROUTES } = await import('../../server/src/http/routes/index.ts');
+    const routes = ALL_ROUTES.filter((route) => route.method === 'POST' && !route.url.includes('sign-'));
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...routes), fc.jsonValue({ maxDepth: 6 }), async (route, body) => {
+        const url = route.url.replace(':studyId', 'ingest-a').replace(':version', '1').replace(/:[A-Za-z]+/g, 'AAAAAAAAAAAAAAAAAAAAAA');
+        const response = await world.as(everything, 'POST', url, body);
+        expect(response.statusCode).toBeLessThan(500);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
