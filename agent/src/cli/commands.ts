@@ -4,6 +4,7 @@
  */
 import type { ParseArgsConfig } from 'node:util';
 import { daemonCommand } from './daemon-command.ts';
+import { explainPolicyCliCommand, redactCliCommand } from '../redact/commands.ts';
 import {
   enrollCommand,
   historyCommand,
@@ -46,4 +47,6 @@ export const COMMANDS: Readonly<Record<string, CliCommand>> = {
   stop: stopCommand,
   withdraw: withdrawCommand,
   history: historyCommand,
+  redact: redactCliCommand,
+  'explain-policy': explainPolicyCliCommand,
 };
