@@ -27,7 +27,7 @@ import { SealedEnvelope, UploadBatch, type EnvelopeHeader } from '@candor/shared
 import { SignedErasureRequest, type SignedErasureAck } from '@candor/shared/schemas/ingest';
 import type { WindowAggregate } from '@candor/shared/schemas/window';
 import { parseUnknown } from '@candor/shared/validation';
-import { erasureAckSigningBytes, erasureRequestSigningBytes } from '../../agent/src/upload/erasure.ts';
+import { erasureAckSigningBytes, erasureRequestSigningBytes } from '@candor/shared/erasure';
 
 export type ContractMode = 'ok' | 'unavailable' | 'rate-limited' | 'reject' | 'down' | 'hang';
 

@@ -33,7 +33,7 @@ import type { SignedErasureRequest } from '@candor/shared/schemas/ingest';
 import { WindowAggregate } from '@candor/shared/schemas/window';
 import { parseUnknown } from '@candor/shared/validation';
 import type { KeyBackendInfo, KeyRing } from '../keys/keyring.ts';
-import { signErasureRequest } from '../upload/erasure.ts';
+import { signErasureRequest } from '@candor/shared/erasure';
 import * as q from './db/queries.ts';
 import { migrate } from './db/schema/migrate.ts';
 import { describeWindow } from './describe.ts';

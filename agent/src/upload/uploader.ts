@@ -14,7 +14,7 @@ import { API_PATHS, IngestAccepted, SignedErasureAck } from '@candor/shared/sche
 import { parseUnknown } from '@candor/shared/validation';
 import type { LocalStore, PendingErasure, PreparedBatch } from '../store/store.ts';
 import { retryDelayMs } from './backoff.ts';
-import { verifyErasureAck } from './erasure.ts';
+import { verifyErasureAck } from '@candor/shared/erasure';
 
 export type UploaderOptions = {
   store: LocalStore;
