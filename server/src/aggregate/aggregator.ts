@@ -128,7 +128,14 @@ export function createAggregator(options: { files: StoreFiles; keyFile: string; 
     for (const row of store.api.envelopesAfter({ seq: store.lastProcessedSeq(), limit: options.batchSize ?? 500 })) {
       store.transaction(() => {
         if (store.isBatchProcessed(row.batchId)) return;
-        const outcome = admitEnvelope(row.envelope);
+        let outcome: { studyId: string; reasons?: string[] };
+        try {
+          outcome = admitEnvelope(row.envelope);
+        } catch (error) {
+          // A stored envelope that cannot be handled is set aside for reviewers, never retried forever.
+          if (!(error instanceof CandorError)) throw error;
+          outcome = { studyId: row.studyId, reasons: [error.code] };
+        }
         if (outcome.reasons) {
           store.insertQuarantine({ batchId: row.batchId, studyId: outcome.studyId, reasons: outcome.reasons, at: now().toISOString() });
           store.markProcessed({ seq: row.seq, batchId: row.batchId, outcome: 'quarantined' });

@@ -71,11 +71,23 @@ async function start(args: string[]): Promise<number> {
     secureCookies: false,
     logger: { level: 'info' },
   });
-  const children: ReturnType<typeof spawn>[] = [];
-  if (values['no-aggregator'] !== true) {
+  // The start command supervises the aggregator: restarted after a crash, at most five times.
+  const supervision = { stopping: false, restarts: 0, child: undefined as ReturnType<typeof spawn> | undefined };
+  const spawnAggregator = () => {
     const child = spawn(process.execPath, [...process.execArgv, new URL(import.meta.url).pathname, 'aggregator', '--db', paths.apiDb], { stdio: 'inherit' });
-    children.push(child);
-  }
+    child.once('exit', (code) => {
+      if (supervision.stopping || code === 0) return;
+      if (supervision.restarts >= 5) {
+        complain('the aggregator keeps failing; ingest is stored but not aggregated until it is fixed');
+        return;
+      }
+      supervision.restarts += 1;
+      app.log.error({ code, restarts: supervision.restarts }, 'aggregator exited; restarting');
+      setTimeout(spawnAggregator, 1000 * supervision.restarts).unref();
+    });
+    supervision.child = child;
+  };
+  if (values['no-aggregator'] !== true) spawnAggregator();
   const address = await app.listen({ host: '127.0.0.1', port });
   say(`candor-server listening on ${address}`);
   await new Promise<void>((done) => {
@@ -85,7 +97,8 @@ async function start(args: string[]): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
-  for (const child of children) child.kill('SIGTERM');
+  supervision.stopping = true;
+  supervision.child?.kill('SIGTERM');
   await app.close();
   store.close();
   return 0;

@@ -60,7 +60,8 @@ export function openApiStore(files: StoreFiles): ApiStore {
     transaction: <T>(work: () => T): T => db.transaction(work)(),
     aggregator: {
       ...bind(aggregatorHandle, AGGREGATOR_READS),
-      available: () => aggregatorDb !== undefined || existsSync(files.aggregatorDb),
+      // Ready once the aggregator has created its file and finished migrating it (it starts beside us).
+      available: () => existsSync(files.aggregatorDb) && Number(aggregatorHandle().pragma('user_version', { simple: true })) >= AGGREGATOR_MIGRATIONS.length,
     },
     compact: () => {
       checkpointAndTruncate(db);

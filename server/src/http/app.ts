@@ -120,7 +120,8 @@ export async function buildServer(config: ServerConfig): Promise<FastifyInstance
       // Fastify's own 4xx (malformed JSON, empty body, bad content length): a fixed message, never the parser's text.
       return sendError(reply, fastifyError.statusCode, 'request.malformed', 'request is malformed');
     }
-    request.log.error({ errorName: (error as Error).name, errorCode: fastifyError.code, errorMessage: (error as Error).message }, 'request failed');
+    // Name and code only: a message can quote what it choked on.
+    request.log.error({ errorName: (error as Error).name, errorCode: fastifyError.code }, 'request failed');
     return sendError(reply, 500, 'internal', 'internal error');
   });
 
@@ -177,27 +178,28 @@ export async function buildServer(config: ServerConfig): Promise<FastifyInstance
     });
 
     function authorize(request: FastifyRequest): void {
-        const caller = authenticate(
-          config.store,
-          { cookie: request.cookies[SESSION_COOKIE], authorization: request.headers.authorization },
-          now().getTime(),
-        );
-        callers.set(request, caller);
-        const studyId = (request.params as { studyId?: unknown }).studyId;
-        const decision = decide(permission, caller, typeof studyId === 'string' ? studyId : undefined);
-        config.onDecision?.(route, caller, decision);
-        if (decision === 'unauthenticated') throw new HttpError('auth.required', 'sign in first');
-        if (decision === 'forbidden') throw new HttpError('auth.forbidden', 'your role does not allow this');
-        if (decision === 'hidden') throw new HttpError('not-found', 'no such object');
-        const changesState = route.method !== 'GET';
-        if (changesState && caller.kind === 'person' && caller.via === 'session' && caller.sessionTokenHash !== null) {
-          const presented = request.headers[CSRF_HEADER];
-          if (!csrfTokenMatches(config.store, caller.sessionTokenHash, typeof presented === 'string' ? presented : undefined)) {
-            throw new HttpError('auth.csrf', 'missing or wrong CSRF token');
-          }
+      const caller = authenticate(
+        config.store,
+        { cookie: request.cookies[SESSION_COOKIE], authorization: request.headers.authorization },
+        now().getTime(),
+      );
+      callers.set(request, caller);
+      const studyId = (request.params as { studyId?: unknown }).studyId;
+      const decision = decide(permission, caller, typeof studyId === 'string' ? studyId : undefined);
+      config.onDecision?.(route, caller, decision);
+      if (decision === 'unauthenticated') throw new HttpError('auth.required', 'sign in first');
+      if (decision === 'forbidden') throw new HttpError('auth.forbidden', 'your role does not allow this');
+      if (decision === 'hidden') throw new HttpError('not-found', 'no such object');
+      const changesState = route.method !== 'GET';
+      if (changesState && caller.kind === 'person' && caller.via === 'session' && caller.sessionTokenHash !== null) {
+        const presented = request.headers[CSRF_HEADER];
+        if (!csrfTokenMatches(config.store, caller.sessionTokenHash, typeof presented === 'string' ? presented : undefined)) {
+          throw new HttpError('auth.csrf', 'missing or wrong CSRF token');
         }
+      }
     }
   }
+
   const pruning = setInterval(() => {
     try {
       pruneProcessedEnvelopes(config.store);
