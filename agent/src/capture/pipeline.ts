@@ -25,8 +25,11 @@ export type CaptureOptions = { source: InputSource; sink: CaptureSink; batchMs?:
 
 const DEFAULT_BATCH_MS = 250;
 
-function sameContext(a: AppContext, b: AppContext): boolean {
-  return a.windowClass === b.windowClass && a.windowTitle === b.windowTitle;
+type Observed = { context: AppContext; switches: number };
+
+/** One context throughout: the same window at both lookups, and no switch known in between. */
+function sameContext(a: Observed, b: Observed): boolean {
+  return a.switches === b.switches && a.context.windowClass === b.context.windowClass && a.context.windowTitle === b.context.windowTitle;
 }
 
 export function createCapture({ source, sink, batchMs = DEFAULT_BATCH_MS, onError = () => undefined }: CaptureOptions): Capture {
@@ -35,27 +38,32 @@ export function createCapture({ source, sink, batchMs = DEFAULT_BATCH_MS, onErro
   let generation = 0;
   let pending: InputEvent[] = [];
 
-  const judge = (events: InputEvent[], before: AppContext, after: AppContext, scope: AppScope): void => {
+  const judge = (events: InputEvent[], before: Observed, after: Observed, scope: AppScope): void => {
     if (events.length === 0) return;
-    const verdict = sameContext(before, after) ? judgeContext(after, scope) : null;
+    const verdict = sameContext(before, after) ? judgeContext(after.context, scope) : null;
     if (verdict?.capture !== true) {
       counts.excluded += events.length;
       return;
     }
     counts.accepted += events.length;
     try {
-      sink.accept({ context: after, events });
+      sink.accept({ context: after.context, events });
     } catch (error) {
       onError(error);
     }
   };
 
+  const observe = async (): Promise<Observed> => {
+    const context = await source.foreground.resolve();
+    return { context, switches: source.foreground.switches };
+  };
+
   const loop = async (mine: number, scope: AppScope): Promise<void> => {
-    let before = await source.foreground.resolve();
+    let before = await observe();
     while (mine === generation) {
       await new Promise((resolve) => setTimeout(resolve, batchMs));
       if (mine !== generation) return;
-      const after = await source.foreground.resolve();
+      const after = await observe();
       if (mine !== generation) return;
       const events = pending;
       pending = [];

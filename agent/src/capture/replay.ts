@@ -15,28 +15,39 @@ export function createReplaySource(recording: Recording, { speed = 1, loop = tru
   let position = 0;
   let timer: NodeJS.Timeout | null = null;
   let context: AppContext = { windowClass: null, windowTitle: null, screen: recording.screen };
+  let switches = 0;
 
-  const playFrom = (onEvent: Parameters<InputSource['start']>[0]): void => {
-    const step = recording.steps[position];
-    if (!step) {
-      if (!loop) {
-        timer = null;
-        return;
+  // Wall-clock time at which recording time 0 would have played; re-anchored on every start,
+  // so a pause leaves a gap instead of a burst. Steps due together are played together, since
+  // timers cannot fire faster than about a millisecond.
+  let origin = 0;
+  const dueAt = (at: number): number => origin + at / speed;
+
+  const playDue = (onEvent: Parameters<InputSource['start']>[0]): void => {
+    for (;;) {
+      const step = recording.steps[position];
+      if (!step) {
+        if (!loop) {
+          timer = null;
+          return;
+        }
+        position = 0;
+        origin = now() + LOOP_GAP_MS / speed;
+        break;
       }
-      position = 0;
-      timer = setTimeout(() => {
-        playFrom(onEvent);
-      }, LOOP_GAP_MS / speed);
-      return;
+      if (dueAt(step.at) > now()) break;
+      if ('context' in step) {
+        context = { ...step.context, screen: recording.screen };
+        switches += 1;
+      } else {
+        onEvent(step.event(now()));
+      }
+      position += 1;
     }
-    if ('context' in step) context = { ...step.context, screen: recording.screen };
-    else onEvent(step.event(now()));
-    position += 1;
     const next = recording.steps[position];
-    const delay = next ? Math.max(0, next.at - step.at) / speed : 0;
     timer = setTimeout(() => {
-      playFrom(onEvent);
-    }, delay);
+      playDue(onEvent);
+    }, Math.max(0, next ? dueAt(next.at) - now() : 0));
   };
 
   return {
@@ -44,12 +55,18 @@ export function createReplaySource(recording: Recording, { speed = 1, loop = tru
     get running() {
       return timer !== null;
     },
-    foreground: { unavailableReason: null, resolve: () => Promise.resolve(context) },
+    foreground: {
+      unavailableReason: null,
+      resolve: () => Promise.resolve(context),
+      get switches() {
+        return switches;
+      },
+    },
     start(onEvent) {
       if (timer) return;
-      timer = setTimeout(() => {
-        playFrom(onEvent);
-      }, 0);
+      origin = now() - (recording.steps[position]?.at ?? 0) / speed;
+      // Plays what is due at once, so the context is known before the first lookup.
+      playDue(onEvent);
     },
     stop() {
       if (timer) clearTimeout(timer);

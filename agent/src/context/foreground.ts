@@ -13,6 +13,12 @@ export type ForegroundResolver = {
   readonly unavailableReason: string | null;
   /** The current context; `windowClass` is null when this one lookup failed. */
   resolve(): Promise<AppContext>;
+  /**
+   * How many focus changes this resolver knows of so far. A source that knows every change
+   * (replay) counts them all, so a switch away and back between two lookups still shows; the
+   * X11 poller only sees changes between lookups (docs/agent.md, "Where the participant is").
+   */
+  readonly switches: number;
 };
 
 const LOOKUP_TIMEOUT_MS = 2000;
@@ -47,11 +53,25 @@ export function parseXprop(output: string): { windowClass: string | null; window
 export function createForegroundResolver(env: NodeJS.ProcessEnv = process.env): ForegroundResolver {
   const reason = unavailableReasonFor(env);
   const unknown = { windowClass: null, windowTitle: null, screen: { width: 0, height: 0 } };
-  if (reason !== null) return { unavailableReason: reason, resolve: () => Promise.resolve(unknown) };
+  if (reason !== null) return { unavailableReason: reason, resolve: () => Promise.resolve(unknown), switches: 0 };
   let screen: AppContext['screen'] | undefined;
+  let switches = 0;
+  let last: AppContext | undefined;
+  const seen = (context: AppContext): AppContext => {
+    if (last && (last.windowClass !== context.windowClass || last.windowTitle !== context.windowTitle)) switches += 1;
+    last = context;
+    return context;
+  };
   return {
     unavailableReason: null,
-    async resolve() {
+    get switches() {
+      return switches;
+    },
+    resolve: async () => seen(await lookUp()),
+  };
+
+  async function lookUp(): Promise<AppContext> {
+    {
       if (!screen) {
         const geometry = (await run('xdotool', ['getdisplaygeometry'], env))?.trim().split(/\s+/).map(Number) ?? [];
         screen = { width: geometry[0] ?? 0, height: geometry[1] ?? 0 };
@@ -60,8 +80,8 @@ export function createForegroundResolver(env: NodeJS.ProcessEnv = process.env): 
       if (window === undefined || !/^\d+$/.test(window)) return { ...unknown, screen };
       const properties = await run('xprop', ['-notype', '-id', window, 'WM_CLASS', '_NET_WM_NAME', 'WM_NAME'], env);
       return properties === null ? { ...unknown, screen } : { ...parseXprop(properties), screen };
-    },
-  };
+    }
+  }
 }
 
 function unavailableReasonFor(env: NodeJS.ProcessEnv): string | null {

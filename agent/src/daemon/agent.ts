@@ -63,6 +63,7 @@ export function createAgent({ dataDir, catalog, source, sink, clock, log, batchM
   let studies: StudyVersion[] = [];
   let cancelDeadline: (() => void) | null = null;
   let lastReason: string | null = null;
+  let lastEmitted = '';
 
   const loadStudies = (): void => {
     const { studies: latest, problems } = catalog.list();
@@ -115,6 +116,9 @@ export function createAgent({ dataDir, catalog, source, sink, clock, log, batchM
       });
     }
     const current = status();
+    const text = JSON.stringify(current);
+    if (text === lastEmitted) return;
+    lastEmitted = text;
     for (const listener of listeners) listener(current);
   };
 
