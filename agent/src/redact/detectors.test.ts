@@ -77,6 +77,7 @@ const POSITIVES: Record<DetectorId, Positive[]> = {
     ],
     ['-----BEGIN RSA PRIVATE KEY-----', '-----BEGIN RSA PRIVATE KEY-----'],
     ['password=hunter2', 'hunter2'],
+    ['export DB_PASS=Sunny2024', 'Sunny2024'],
     ['DB_PASSWORD="correct horse"', 'correct horse'],
     ['"client_secret": "Zq8vN2xL"', 'Zq8vN2xL'],
     ['my password is Tr0ub4dor&3', 'Tr0ub4dor&3'],
@@ -156,6 +157,8 @@ const HARD_NEGATIVES: string[] = [
   '<input type="password" name="password" autocomplete="current-password">',
   'name: Build and test',
   'the token endpoint is rate limited',
+  'auth: { user: env.SMTP_USER, pass: env.SMTP_PASS },',
+  'bypass=true skip=false',
 ];
 
 describe('hard negatives survive every detector', () => {
