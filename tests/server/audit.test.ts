@@ -162,6 +162,9 @@ describe('who reads the audit log', () => {
     const mine = (await world.as(session, 'GET', '/api/v1/studies/audited/audit')).json<{ entries: { action: string; target?: string }[] }>().entries;
     expect(mine.some((entry) => entry.action === 'data.read')).toBe(true);
     expect(mine.every((entry) => !('target' in entry))).toBe(true);
+    // Other participants' pairing and consent are not theirs to see.
+    expect(mine.some((entry) => /^(consent|device)\./.test(entry.action))).toBe(false);
+    expect(world.store.allAuditRows().some((row) => row.studyId === 'audited' && row.action === 'consent.given')).toBe(true);
     const reviewer = await world.signIn(world.person('rhea', [{ role: 'privacy_reviewer', studyId: null }]));
     const all = (await world.as(reviewer, 'GET', '/api/v1/audit?limit=1000')).json<{ entries: unknown[] }>().entries;
     expect(all.length).toBeGreaterThan(mine.length);

@@ -42,6 +42,9 @@ function releasesOf(store: ApiStore, studyId: string, lifetimeEpsilon: number): 
   };
 }
 
+/** Entries that would show a participant what other participants did (pairing, consent, withdrawal, their own reads). */
+const ABOUT_OTHER_PARTICIPANTS = /^(consent\.|device\.|participant\.|study\.enroll$|audit\.read$)/;
+
 const auditView = ({ seq, at, actor, action, studyId, target, reason, outcome, hash }: AuditRow) => ({
   seq,
   at,
@@ -142,7 +145,7 @@ export const DATA_ROUTES = [
         services.now(),
         () => services.store.auditRowsOfStudies({ studyIds: mine.filter((id) => id === params.studyId), limit: 500 }),
       );
-      const entries = rows.map(({ seq, at, actor, action, studyId, reason, outcome, hash }) => ({ seq, at, actor, action, studyId, reason, outcome, hash }));
+      const entries = rows.filter((row) => !ABOUT_OTHER_PARTICIPANTS.test(row.action)).map(({ seq, at, actor, action, studyId, reason, outcome, hash }) => ({ seq, at, actor, action, studyId, reason, outcome, hash }));
       return { status: 200, body: { entries } };
     },
   }),
