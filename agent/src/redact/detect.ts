@@ -35,11 +35,16 @@ export function detectorVersions(detectors: readonly Detector[]): { id: Detector
  * Everything the detectors find in `text`, merged: sorted by start, overlapping or touching
  * spans joined (the earlier detector names the joined span).
  */
-export function findSpans(text: string, detectors: readonly Detector[]): Span[] {
-  const found: Span[] = [];
+export function findSpans(text: string, detectors: readonly Detector[]): readonly Span[] {
   const features = featuresOf(text);
-  for (const detector of detectors) if (detector.mayMatch(features, text)) detector.find(text, found, features);
-  if (found.length < 2) return found;
+  let found: Span[] | undefined;
+  for (const detector of detectors) {
+    if (!detector.mayMatch(features, text)) continue;
+    found ??= [];
+    detector.find(text, found, features);
+  }
+  if (found === undefined || found.length === 0) return NOTHING_FOUND;
+  if (found.length === 1) return found;
   found.sort((a, b) => a.start - b.start || b.end - a.end);
   const merged: Span[] = [];
   for (const span of found) {
@@ -49,6 +54,8 @@ export function findSpans(text: string, detectors: readonly Detector[]): Span[] 
   }
   return merged;
 }
+
+const NOTHING_FOUND: readonly Span[] = Object.freeze([]);
 
 /** `text` with every span replaced by `[detector-id]`. */
 export function replaceSpans(text: string, spans: readonly Span[]): string {

@@ -11,6 +11,8 @@ export type TextFeatures = {
   digits: number;
   /** ASCII capitals, plus every non-ASCII character (which may be a capital). */
   capitals: number;
+  /** Capitals followed by a lowercase letter (or any non-ASCII character): where a name can start. */
+  capitalised: number;
   at: boolean;
   colons: number;
   dots: number;
@@ -26,15 +28,18 @@ export type TextFeatures = {
 const DIGIT = 1;
 const CAPITAL = 2;
 const TOKEN_CHARACTER = 4;
+const LOWERCASE = 8;
 const ASCII_CLASSES = new Uint8Array(128);
 for (let code = 0; code < 128; code += 1) {
   const char = String.fromCharCode(code);
-  ASCII_CLASSES[code] = (/\d/.test(char) ? DIGIT : 0) | (/[A-Z]/.test(char) ? CAPITAL : 0) | (/[A-Za-z0-9+/_\-=.~]/.test(char) ? TOKEN_CHARACTER : 0);
+  ASCII_CLASSES[code] = (/\d/.test(char) ? DIGIT : 0) | (/[A-Z]/.test(char) ? CAPITAL : 0) | (/[A-Za-z0-9+/_\-=.~]/.test(char) ? TOKEN_CHARACTER : 0) | (/[a-z]/.test(char) ? LOWERCASE : 0);
 }
 
 export function featuresOf(text: string): TextFeatures {
   let digits = 0;
   let capitals = 0;
+  let capitalised = 0;
+  let previousCapital = false;
   let at = false;
   let colons = 0;
   let dots = 0;
@@ -45,9 +50,12 @@ export function featuresOf(text: string): TextFeatures {
   let longestRun = 0;
   for (let index = 0; index < text.length; index += 1) {
     const code = text.charCodeAt(index);
-    const classes = code < 128 ? (ASCII_CLASSES[code] ?? 0) : CAPITAL;
+    // Non-ASCII counts as both a capital and a lowercase letter: names are not only ASCII.
+    const classes = code < 128 ? (ASCII_CLASSES[code] ?? 0) : CAPITAL | LOWERCASE;
     if ((classes & DIGIT) !== 0) digits += 1;
-    if ((classes & CAPITAL) !== 0) capitals += 1;
+    if (previousCapital && (classes & LOWERCASE) !== 0) capitalised += 1;
+    previousCapital = (classes & CAPITAL) !== 0;
+    if (previousCapital) capitals += 1;
     if ((classes & TOKEN_CHARACTER) === 0) {
       if (run > longestRun) longestRun = run;
       run = 0;
@@ -67,7 +75,7 @@ export function featuresOf(text: string): TextFeatures {
     }
   }
   if (run > longestRun) longestRun = run;
-  return { digits, capitals, at, colons, dots, brackets, dashes, longestRun };
+  return { digits, capitals, capitalised, at, colons, dots, brackets, dashes, longestRun };
 }
 
 /**

@@ -52,7 +52,7 @@ export const personName: Detector = {
   id: 'person-name',
   version: 1,
   describes: 'person names in obvious contexts: "my name is …", salutations ("Dear …", "Hi …,"), sign-offs ("Regards, …"), honorifics and commit trailers',
-  mayMatch: (features, text) => features.capitals >= 1 && NAME_CUE.test(text),
+  mayMatch: (features, text) => features.capitalised >= 1 && NAME_CUE.test(text),
   find(text, found: Span[]) {
     for (const pattern of CONTEXTS) {
       pattern.lastIndex = 0;
