@@ -27,7 +27,7 @@ function usage(): string {
 function exitCodeFor(code: string): number {
   if (code === 'agent.unreachable' || code === 'agent.timeout' || code === 'agent.protocol') return EXIT.unreachable;
   if (code === 'daemon.failed') return EXIT.daemonFailed;
-  if (code.startsWith('cli.')) return code === 'cli.usage' ? EXIT.usage : EXIT.refused;
+  if (code === 'cli.usage' || code === 'validation' || code === 'duration.zero') return EXIT.usage;
   return EXIT.refused;
 }
 
