@@ -16,12 +16,11 @@ export function parseDuration(text: string): number {
   return ms;
 }
 
-/** `1h30m`, `45m`, `20s`: the inverse of parseDuration, rounded down to seconds. */
+/** `1h30m`, `45m`, `20s`: for people, so whole minutes (rounded) once it is a minute or more. */
 export function formatDuration(ms: number): string {
-  const total = Math.max(0, Math.floor(ms / 1000));
-  const hours = Math.floor(total / 3600);
-  const minutes = Math.floor((total % 3600) / 60);
-  const seconds = total % 60;
-  const text = `${hours > 0 ? `${hours}h` : ''}${minutes > 0 ? `${minutes}m` : ''}${seconds > 0 && hours === 0 ? `${seconds}s` : ''}`;
-  return text === '' ? '0s' : text;
+  const seconds = Math.max(0, Math.round(ms / 1000));
+  if (seconds < 60) return `${seconds}s`;
+  const minutes = Math.round(seconds / 60);
+  const hours = Math.floor(minutes / 60);
+  return `${hours > 0 ? `${hours}h` : ''}${minutes % 60 > 0 || hours === 0 ? `${minutes % 60}m` : ''}`;
 }
