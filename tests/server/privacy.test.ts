@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decryptRecord, randomId } from '../../shared/src/crypto.ts';
 import { fromUtf8, utf8 } from '../../shared/src/encoding.ts';
 import { loadOrCreateAggregatorKeys } from '../../server/src/keys/files.ts';
-import { verifyErasureAck } from '../../server/src/ingest/erasure.ts';
+import { verifyErasureAck } from '../../shared/src/erasure.ts';
 import { pruneProcessedEnvelopes } from '../../server/src/ingest/prune.ts';
 import { loadOrCreateServerKeys } from '../../server/src/keys/files.ts';
 import type { SignedErasureAck } from '../../shared/src/schemas/ingest.ts';
@@ -134,8 +134,8 @@ describe('what the server files reveal', () => {
     const ack = response.json<SignedErasureAck>();
     expect(ack.ack).toMatchObject({ requestId: request.request.requestId, studyId: 'vocab', deviceKeyId: leaving.pair.keyId });
     const serverKeys = loadOrCreateServerKeys(world.serverKeyFile);
-    expect(verifyErasureAck(ack, serverKeys.current.publicKey)).toBe(true);
-    expect(verifyErasureAck({ ...ack, ack: { ...ack.ack, requestId: randomId() } }, serverKeys.current.publicKey)).toBe(false);
+    expect(() => { verifyErasureAck(ack, request.request, serverKeys.current.publicKey); }).not.toThrow();
+    expect(() => { verifyErasureAck({ ...ack, ack: { ...ack.ack, erasedAt: new Date(0).toISOString() } }, request.request, serverKeys.current.publicKey); }).toThrow(/not signed/);
 
     const all = bytesOf(world.dir, (name) => name.includes('.db'));
     expect([...all.keys()]).toEqual(expect.arrayContaining(['api.db', 'api.db-wal', 'aggregator.db', 'aggregator.db-wal']));

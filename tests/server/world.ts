@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { canonicalHash, generateSigningKeyPair, randomId, sealEnvelope, sign, toBase64Url, type SigningKeyPair } from '../../shared/src/crypto.ts';
+import { canonicalHash, generateSigningKeyPair, randomId, sealEnvelope, toBase64Url, type SigningKeyPair } from '../../shared/src/crypto.ts';
 import { signReceiptAsParticipant } from '../../shared/src/consent.ts';
 import { canonicalJson, utf8 } from '../../shared/src/encoding.ts';
 import type { ConsentReceipt } from '../../shared/src/schemas/consent.ts';
@@ -21,7 +21,7 @@ import { buildServer, type ServerConfig } from '../../server/src/http/app.ts';
 import { createAggregator, type Aggregator } from '../../server/src/aggregate/aggregator.ts';
 import { openApiStore, type ApiStore } from '../../server/src/db/store.ts';
 import { loadOrCreateServerKeys, rotateServerSigningKey } from '../../server/src/keys/files.ts';
-import { erasureRequestBytes } from '../../server/src/ingest/erasure.ts';
+import { signErasureRequest } from '../../shared/src/erasure.ts';
 
 export const PASSWORD = 'correct horse battery staple';
 // One scrypt hash for every seeded account keeps the suites fast; sign-in still verifies it for real.
@@ -153,7 +153,7 @@ export async function createWorld(overrides: Partial<ServerConfig> = {}): Promis
 
   const erasureRequest: World['erasureRequest'] = (device) => {
     const request = { studyId: device.studyId, deviceKeyId: device.pair.keyId, requestedAt: new Date().toISOString(), requestId: randomId() };
-    return { request, signature: toBase64Url(sign(erasureRequestBytes(request), device.pair.secretKey)) };
+    return signErasureRequest(request, device.pair);
   };
 
   return {

@@ -4,31 +4,12 @@
  * participant's key and rows and recomputes cohorts), waits for it, and signs the answer.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { canonicalJson, utf8 } from '@candor/shared/encoding';
-import { fromBase64Url, sign, toBase64Url, verifySignature, type SigningKeyPair } from '@candor/shared/crypto';
+import type { SigningKeyPair } from '@candor/shared/crypto';
+import { erasureRequestVerifies, signErasureAck } from '@candor/shared/erasure';
 import type { SignedErasureAck, SignedErasureRequest } from '@candor/shared/schemas/ingest';
 import type { ApiStore } from '../db/store.ts';
 import { appendAudit } from '../audit/record.ts';
 import { HttpError } from '../http/errors.ts';
-
-const REQUEST_DOMAIN = 'candor/erasure/v1\n';
-const ACK_DOMAIN = 'candor/erasure-ack/v1\n';
-
-export function erasureRequestBytes(request: SignedErasureRequest['request']): Uint8Array {
-  return utf8(REQUEST_DOMAIN + canonicalJson(request));
-}
-
-export function erasureAckBytes(ack: SignedErasureAck['ack']): Uint8Array {
-  return utf8(ACK_DOMAIN + canonicalJson(ack));
-}
-
-export function signErasureAck(ack: SignedErasureAck['ack'], key: SigningKeyPair): SignedErasureAck {
-  return { ack, signature: toBase64Url(sign(erasureAckBytes(ack), key.secretKey)) };
-}
-
-export function verifyErasureAck(signed: SignedErasureAck, serverPublicKey: Uint8Array): boolean {
-  return verifySignature(fromBase64Url(signed.signature), erasureAckBytes(signed.ack), serverPublicKey);
-}
 
 /**
  * @throws HttpError `ingest.unknown-device`, `erasure.bad-signature`, or `erasure.pending`
@@ -42,7 +23,7 @@ export async function eraseParticipant(
   const { request } = signed;
   const device = store.findDevice(request.deviceKeyId);
   if (!device || device.studyId !== request.studyId) throw new HttpError('ingest.unknown-device', 'no device is paired with this key for that study');
-  if (!verifySignature(fromBase64Url(signed.signature), erasureRequestBytes(request), device.publicKey)) {
+  if (!erasureRequestVerifies(signed, device.publicKey)) {
     throw new HttpError('erasure.bad-signature', 'the erasure request signature does not verify');
   }
   const at = options.now();
