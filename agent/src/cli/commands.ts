@@ -5,6 +5,7 @@
 import type { ParseArgsConfig } from 'node:util';
 import { daemonCommand } from './daemon-command.ts';
 import { explainPolicyCliCommand, redactCliCommand } from '../redact/commands.ts';
+import { deleteCommand, forgetCommand, pendingCommand } from './review-commands.ts';
 import {
   enrollCommand,
   historyCommand,
@@ -20,7 +21,7 @@ import {
 /** Options every command takes. */
 export type CommandContext = { dataDir: string | undefined; json: boolean };
 
-export type ParsedArgs = { values: Record<string, string | boolean | undefined>; positionals: string[] };
+export type ParsedArgs = { values: Record<string, string | boolean | (string | boolean)[] | undefined>; positionals: string[] };
 
 export type CliCommand = {
   summary: string;
@@ -47,6 +48,9 @@ export const COMMANDS: Readonly<Record<string, CliCommand>> = {
   stop: stopCommand,
   withdraw: withdrawCommand,
   history: historyCommand,
+  pending: pendingCommand,
+  delete: deleteCommand,
+  forget: forgetCommand,
   redact: redactCliCommand,
   'explain-policy': explainPolicyCliCommand,
 };

@@ -50,10 +50,32 @@ export function describeStatus(status: AgentStatus, now = Date.now()): string {
     lines.push(`This session: ${status.eventsAccepted} events captured, ${status.eventsExcluded} dropped in excluded applications.`);
   }
   for (const refused of status.refusedSignals) lines.push(`Not collected: ${refused.signal} — ${refused.reason}.`);
+  lines.push(...describeStorage(status.storage));
   return lines.join('\n');
 }
 
 export function describeTransition(transition: SessionTransition): string {
   const study = transition.studyId === null ? '' : ` [${transition.studyId} v${transition.version ?? '?'}]`;
   return `${transition.at}  ${transition.from} → ${transition.to}${study}: ${transition.reason}`;
+}
+
+const DROP_REASONS: Readonly<Record<keyof AgentStatus['storage']['dropped'], string>> = {
+  budget: 'the disk budget was full',
+  age: 'they waited too long to be sent',
+  rejected: 'the server refused them',
+  undecryptable: 'they could not be decrypted and verified',
+};
+
+function describeStorage(storage: AgentStatus['storage']): string[] {
+  const windows = storage.windowsHeld === 1 ? '1 window' : `${String(storage.windowsHeld)} windows`;
+  const lines = [
+    `Held on this device: ${windows}, encrypted (review them with: candor pending).`,
+    `Master key kept in ${storage.keyBackend.description}.`,
+    storage.uploadsTo === null ? 'Uploads: none configured; nothing leaves this device.' : `Uploads go to ${storage.uploadsTo}.`,
+  ];
+  for (const [reason, count] of Object.entries(storage.dropped) as [keyof typeof DROP_REASONS, number][]) {
+    if (count > 0) lines.push(`Dropped without being sent: ${String(count)} window${count === 1 ? '' : 's'}, because ${DROP_REASONS[reason]}.`);
+  }
+  if (storage.erasuresAwaitingAck > 0) lines.push(`Erasure requests waiting for the server's confirmation: ${String(storage.erasuresAwaitingAck)} (retried until confirmed).`);
+  return lines;
 }

@@ -7,7 +7,8 @@ import { agentPaths } from '../daemon/paths.ts';
 import type { CommandContext, CliCommand } from './commands.ts';
 import { EXIT, describeStatus, describeTransition, printJson } from './output.ts';
 
-async function withAgent<T>(context: CommandContext, use: (client: ControlClient) => Promise<T>): Promise<T> {
+/** Connects to the running agent for one use. @throws CandorError `agent.unreachable` when none answers. */
+export async function withAgent<T>(context: CommandContext, use: (client: ControlClient) => Promise<T>): Promise<T> {
   const client = await ControlClient.connect({ socketPath: agentPaths(context.dataDir).socketPath });
   try {
     return await use(client);

@@ -1,6 +1,7 @@
 /**
  * Consent receipts kept on this device: each enrollment or withdrawal is a receipt signed by
- * the device key and chained to the previous one. The server countersigns them once the agent
+ * the study-scoped device key (held wrapped in the store, the same key that signs uploads)
+ * and chained to the previous one. The server countersigns them once the agent
  * is paired (not yet: `integrity.server` stays null and the docs say so).
  */
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -8,10 +9,10 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { receiptHash, signReceiptAsParticipant, type UnsignedReceipt } from '@candor/shared/consent';
-import { canonicalHash, fromBase64Url, generateSigningKeyPair, randomId, signingKeyPairFromSecret, toBase64Url, wipe, type SigningKeyPair } from '@candor/shared/crypto';
+import { canonicalHash, randomId, wipe, type SigningKeyPair } from '@candor/shared/crypto';
 import { CandorError } from '@candor/shared/errors';
 import { ConsentReceipt, Pseudonym } from '@candor/shared/schemas/consent';
-import { Base64Url, Slug } from '@candor/shared/schemas/primitives';
+import { Slug } from '@candor/shared/schemas/primitives';
 import { captureScopeOf, type StudyVersion } from '@candor/shared/schemas/study';
 import type { ConsentNotice } from '@candor/shared/schemas/control';
 import { parseUnknown } from '@candor/shared/validation';
@@ -25,23 +26,22 @@ export const UNPAIRED_AGGREGATOR_KEY_ID = 'AAAAAAAAAAAAAAAAAAAAAA';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-const DeviceKeyFile = z.strictObject({ secretKey: Base64Url });
 const ConsentFile = z.strictObject({ pseudonyms: z.record(Slug, Pseudonym), lastReceiptHash: z.string().nullable() });
 
+/** Hands out a copy of the study's device signing key; the caller wipes its secret. */
+export type DeviceKeySource = (studyId: string) => SigningKeyPair;
+
 export type ConsentRecords = {
-  readonly deviceKeyId: string;
   /** Signs and keeps a receipt; returns it with its hash (the next receipt's chain link). */
   record(study: StudyVersion, notice: ConsentNotice, state: 'given' | 'withdrawn', now: number): { receipt: ConsentReceipt; hash: string; validUntil: number };
   receipts(): ConsentReceipt[];
-  close(): void;
 };
 
 /**
- * Opens the receipts in `dir`, creating the device key (mode 0600) on first use.
- * @throws ValidationError or CryptoError when a file there is damaged.
+ * Opens the receipts in `dir`; `deviceKey` supplies the study-scoped signing key.
+ * @throws ValidationError when a file there is damaged.
  */
-export function openConsentRecords(dir: string): ConsentRecords {
-  const device = loadDeviceKey(join(dir, 'device-key.json'));
+export function openConsentRecords(dir: string, deviceKey: DeviceKeySource): ConsentRecords {
   const statePath = join(dir, 'consent.json');
   const receiptsPath = join(dir, 'receipts.jsonl');
   const state = existsSync(statePath)
@@ -49,11 +49,17 @@ export function openConsentRecords(dir: string): ConsentRecords {
     : { pseudonyms: {}, lastReceiptHash: null };
 
   return {
-    deviceKeyId: device.keyId,
     record(study, notice, eventState, now) {
       const pseudonym = (state.pseudonyms[study.studyId] ??= `p_${randomId()}`);
       const validUntil = Math.min(now + study.consentValidityDays * DAY_MS, Date.parse(study.endsAt));
-      const signed = signReceiptAsParticipant(unsignedReceipt(study, notice, pseudonym, eventState, now, validUntil, state.lastReceiptHash), device);
+      const unsigned = unsignedReceipt(study, notice, pseudonym, eventState, now, validUntil, state.lastReceiptHash);
+      const device = deviceKey(study.studyId);
+      let signed;
+      try {
+        signed = signReceiptAsParticipant(unsigned, device);
+      } finally {
+        wipe(device.secretKey);
+      }
       const receipt = parseUnknown(ConsentReceipt, signed, 'consent receipt');
       const hash = receiptHash(receipt);
       appendFileSync(receiptsPath, `${JSON.stringify(receipt)}\n`, { mode: 0o600 });
@@ -68,21 +74,7 @@ export function openConsentRecords(dir: string): ConsentRecords {
         .filter((line) => line !== '')
         .map((line) => parseUnknown(ConsentReceipt, JSON.parse(line), 'stored receipt'));
     },
-    close() {
-      wipe(device.secretKey);
-    },
   };
-}
-
-function loadDeviceKey(path: string): SigningKeyPair {
-  if (existsSync(path)) {
-    const file = parseUnknown(DeviceKeyFile, JSON.parse(readFileSync(path, 'utf8')), 'device key file');
-    return signingKeyPairFromSecret(fromBase64Url(file.secretKey));
-  }
-  const device = generateSigningKeyPair();
-  // `wx`: never overwrite a key another process just created.
-  writeFileSync(path, JSON.stringify({ secretKey: toBase64Url(device.secretKey) }), { mode: 0o600, flag: 'wx' });
-  return device;
 }
 
 function unsignedReceipt(

@@ -9,7 +9,7 @@ import { CandorError } from '@candor/shared/errors';
 import type { AgentStatus, CONTROL_METHODS, ControlMethod, ControlResult, SessionTransition } from '@candor/shared/schemas/control';
 import type { StudyVersion } from '@candor/shared/schemas/study';
 import { createCapture, type Capture } from '../capture/pipeline.ts';
-import type { CaptureSink, InputSource } from '../capture/source.ts';
+import type { InputSource } from '../capture/source.ts';
 import type { StudyCatalog } from '../consent/catalog.ts';
 import { consentNoticeOf } from '../consent/notice.ts';
 import { openConsentRecords } from '../consent/receipts.ts';
@@ -17,6 +17,7 @@ import { parseDuration } from '../session/duration.ts';
 import { openSessionJournal } from '../session/journal.ts';
 import * as machine from '../session/machine.ts';
 import type { Clock } from './clock.ts';
+import type { Collector } from './collector.ts';
 
 export type AgentHandlers = {
   [M in Exclude<ControlMethod, 'subscribe'>]: (params: z.output<(typeof CONTROL_METHODS)[M]['params']>) => ControlResult<M>;
@@ -27,6 +28,8 @@ export type Agent = {
   status(): AgentStatus;
   /** Listens for status changes; returns a function that stops listening. */
   onStatus(listener: (status: AgentStatus) => void): () => void;
+  /** Whether the enrolled study's consent still covers uploads for `studyId` (the uploader's gate). */
+  mayUpload(studyId: string): boolean;
   /** Re-reads the study catalog and applies what time and new versions demand. */
   refresh(): void;
   /** Removes the hook and releases keys; the journal keeps the state for the next start. */
@@ -37,7 +40,8 @@ export type AgentOptions = {
   dataDir: string;
   catalog: StudyCatalog;
   source: InputSource;
-  sink: CaptureSink;
+  /** Where filtered batches go and what is kept of them: pipeline, store and uploader. */
+  collector: Collector;
   clock: Clock;
   log: Logger;
   batchMs?: number;
@@ -48,12 +52,13 @@ export type AgentOptions = {
  * stopped (a restart never resumes capture by itself).
  * @throws ValidationError / CandorError when the state files there are damaged.
  */
-export function createAgent({ dataDir, catalog, source, sink, clock, log, batchMs }: AgentOptions): Agent {
+export function createAgent({ dataDir, catalog, source, collector, clock, log, batchMs }: AgentOptions): Agent {
   const journal = openSessionJournal(dataDir);
-  const consent = openConsentRecords(dataDir);
+  // Receipts are signed with the study-scoped device key the store keeps, the one that signs uploads.
+  const consent = openConsentRecords(dataDir, (studyId) => collector.deviceKey(studyId));
   const capture: Capture = createCapture({
     source,
-    sink,
+    sink: collector.sink,
     ...(batchMs === undefined ? {} : { batchMs }),
     onError: (error) => {
       log.error({ err: error instanceof Error ? error.name : 'unknown' }, 'capture batch failed');
@@ -98,6 +103,7 @@ export function createAgent({ dataDir, catalog, source, sink, clock, log, batchM
     const study = enrolledStudy();
     if (allowed && study && !capture.running) {
       try {
+        collector.beginCapture(study);
         capture.start(study.apps);
       } catch (error) {
         const message = error instanceof CandorError ? error.message : 'the input hook could not be installed';
@@ -107,6 +113,7 @@ export function createAgent({ dataDir, catalog, source, sink, clock, log, batchM
     } else if (!allowed && capture.running) {
       capture.stop();
     }
+    if (!allowed) collector.endCapture(journal.snapshot.state === 'paused');
     cancelDeadline?.();
     cancelDeadline = null;
     const deadline = machine.nextDeadline(journal.snapshot);
@@ -151,6 +158,7 @@ export function createAgent({ dataDir, catalog, source, sink, clock, log, batchM
       refusedSignals: refusal === null ? [] : [{ signal: 'app-usage', reason: `the foreground application cannot be resolved: ${refusal}` }],
       eventsAccepted: capture.counts.accepted,
       eventsExcluded: capture.counts.excluded,
+      storage: collector.storage(),
     };
   };
 
@@ -205,13 +213,23 @@ export function createAgent({ dataDir, catalog, source, sink, clock, log, batchM
     pause: (params) => command(() => machine.pause(journal.snapshot, clock.now(), params.for === undefined ? undefined : parseDuration(params.for)), status),
     resume: () => command(() => machine.resume(journal.snapshot, offered(), clock.now()), status),
     stop: () => command(() => machine.stop(journal.snapshot), status),
+    // The order matters: uploads stop first, the withdrawn receipt is signed while the study's
+    // device key still exists, then its keys and rows are destroyed and erasure is requested.
     withdraw: ({ studyId }) =>
       command(() => {
         const step = machine.withdraw(journal.snapshot, studyId);
+        collector.beginWithdrawal(studyId);
         const study = studies.find((candidate) => candidate.studyId === studyId);
         if (study) consent.record(study, consentNoticeOf(study), 'withdrawn', clock.now());
+        collector.completeWithdrawal(studyId);
         return step;
       }, status),
+    pending: () => collector.pending(),
+    delete: ({ id }) => ({ outcome: collector.deleteWindow(id) }),
+    forget: ({ last }) => {
+      const since = clock.now() - parseDuration(last);
+      return { ...collector.forget(since), since: new Date(since).toISOString() };
+    },
     history: ({ limit }): SessionTransition[] => journal.history(limit ?? 50),
     ping: () => ({ ok: true as const }),
   };
@@ -224,6 +242,11 @@ export function createAgent({ dataDir, catalog, source, sink, clock, log, batchM
     handlers,
     status,
     refresh,
+    mayUpload(studyId) {
+      const { snapshot } = journal;
+      if (snapshot.state === 'not-enrolled' || snapshot.enrollment.studyId !== studyId) return false;
+      return machine.consentProblem(snapshot.enrollment, offered(), clock.now()) === null;
+    },
     onStatus(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
@@ -231,7 +254,6 @@ export function createAgent({ dataDir, catalog, source, sink, clock, log, batchM
     close() {
       cancelDeadline?.();
       capture.stop();
-      consent.close();
       listeners.clear();
     },
   };

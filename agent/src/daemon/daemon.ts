@@ -1,40 +1,49 @@
 /**
- * `candor daemon`: the one process that owns the input hook. It opens the agent's state,
- * listens on the control socket, and pushes every status change to subscribers.
+ * `candor daemon`: the one process that owns the input hook. It opens the agent's state and
+ * its encrypted store, runs the uploader when a server is configured, listens on the control
+ * socket, and pushes every status change to subscribers.
  */
 import { pino, type Logger } from 'pino';
+import { wipe } from '@candor/shared/crypto';
 import { CandorError } from '@candor/shared/errors';
 import { createLiveSource } from '../capture/live.ts';
 import { readRecording } from '../capture/recording.ts';
 import { createReplaySource } from '../capture/replay.ts';
-import type { CaptureSink, InputSource } from '../capture/source.ts';
+import type { InputSource } from '../capture/source.ts';
 import { createFileStudyCatalog } from '../consent/catalog.ts';
 import { startControlServer, ensurePrivateDirectory } from '../control/server.ts';
 import { createAgent, type Agent } from './agent.ts';
 import { systemClock, type Clock } from './clock.ts';
-import { SEED_STUDIES_DIR, agentPaths } from './paths.ts';
+import { Collector, type UploadTarget } from './collector.ts';
+import { SEED_POLICIES_DIR, SEED_STUDIES_DIR, agentPaths } from './paths.ts';
 
 export type SourceChoice = { kind: 'live' } | { kind: 'replay'; file: string; speed?: number };
 
 export type DaemonOptions = {
   dataDir?: string;
   studiesDir?: string;
+  /** Where redaction policies are read from (default: the ones shipped in seeds/policies). */
+  policiesDir?: string;
   source?: SourceChoice;
-  /** The server to pair with; recorded only until the server issue lands. */
-  serverUrl?: string;
+  /** Where uploads go, with the server's and the studies' public keys; none: nothing leaves the device. */
+  upload?: UploadTarget;
   clock?: Clock;
   log?: Logger;
-  /** Where filtered batches go; until redaction is wired in, a sink that keeps nothing. */
-  sink?: CaptureSink;
   batchMs?: number;
+  /** How often ended windows are closed and stored. */
+  closeWindowsEveryMs?: number;
   /** How often study files are re-read, so a new version stops capture without a command. */
   catalogRefreshMs?: number;
 };
 
-export type RunningDaemon = { agent: Agent; socketPath: string; source: InputSource; close(): Promise<void> };
-
-/** Until the redaction step is wired in: batches are counted by capture and kept nowhere. */
-const discardingSink: CaptureSink = { accept: () => undefined };
+export type RunningDaemon = {
+  agent: Agent;
+  socketPath: string;
+  source: InputSource;
+  /** The study's device public key, which pairing registers with the server. */
+  devicePublicKey(studyId: string): Uint8Array;
+  close(): Promise<void>;
+};
 
 async function sourceFor(choice: SourceChoice): Promise<InputSource> {
   if (choice.kind === 'live') return createLiveSource();
@@ -42,51 +51,76 @@ async function sourceFor(choice: SourceChoice): Promise<InputSource> {
 }
 
 /**
- * @throws CandorError when the data or socket directory is unsafe, another agent runs on
- * the socket, the recording is unreadable, or the state files are damaged.
+ * @throws CandorError when the data or socket directory is unsafe, the server URL is not
+ * https (or loopback http), another agent runs on the socket, the recording is unreadable, or
+ * the state files or the store are damaged (`store.corrupt`, `store.keys-lost`…).
  */
 export async function startDaemon(options: DaemonOptions = {}): Promise<RunningDaemon> {
   const log = options.log ?? pino({ name: 'candor-agent' });
   const paths = agentPaths(options.dataDir);
   ensurePrivateDirectory(paths.dataDir);
-  if (options.serverUrl !== undefined && !/^https:\/\/|^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(options.serverUrl)) {
+  const upload = options.upload ?? null;
+  if (upload && !/^https:\/\/|^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(upload.serverUrl)) {
     throw new CandorError('daemon.insecure-server', 'the server URL must use https (plain http only to this machine)');
   }
+  const clock = options.clock ?? systemClock;
   const source = await sourceFor(options.source ?? { kind: 'live' });
-  const agent = createAgent({
+  let agent: Agent | undefined;
+  const collector = new Collector({
     dataDir: paths.dataDir,
-    catalog: createFileStudyCatalog(options.studiesDir ?? SEED_STUDIES_DIR),
-    source,
-    sink: options.sink ?? discardingSink,
-    clock: options.clock ?? systemClock,
+    policiesDir: options.policiesDir ?? SEED_POLICIES_DIR,
+    clock,
     log,
-    ...(options.batchMs === undefined ? {} : { batchMs: options.batchMs }),
+    upload,
+    mayUpload: (studyId) => agent?.mayUpload(studyId) ?? false,
+    ...(options.closeWindowsEveryMs === undefined ? {} : { closeEveryMs: options.closeWindowsEveryMs }),
   });
   let server;
   try {
+    agent = createAgent({
+      dataDir: paths.dataDir,
+      catalog: createFileStudyCatalog(options.studiesDir ?? SEED_STUDIES_DIR),
+      source,
+      collector,
+      clock,
+      log,
+      ...(options.batchMs === undefined ? {} : { batchMs: options.batchMs }),
+    });
     server = await startControlServer(paths.socketPath, agent.handlers, log);
   } catch (error) {
-    agent.close();
+    agent?.close();
+    await collector.close();
     throw error;
   }
-  const clock = options.clock ?? systemClock;
-  const unsubscribe = agent.onStatus((status) => {
+  const running = agent;
+  const unsubscribe = running.onStatus((status) => {
+    // Consent ended (expiry, a new study version): uploads stop at once, not at the next pass.
+    if (status.study) {
+      if (running.mayUpload(status.study.studyId)) collector.resume(status.study.studyId);
+      else collector.halt(status.study.studyId);
+    }
     server.broadcast(status, clock.now());
   });
   const refresher = setInterval(() => {
-    agent.refresh();
+    running.refresh();
   }, options.catalogRefreshMs ?? 30_000);
   refresher.unref();
-  log.info({ source: source.kind, socket: paths.socketPath, server: options.serverUrl ?? null }, 'agent listening');
+  log.info({ source: source.kind, socket: paths.socketPath, server: upload?.serverUrl ?? null, keys: collector.storage().keyBackend.kind }, 'agent listening');
   return {
-    agent,
+    agent: running,
+    devicePublicKey(studyId) {
+      const pair = collector.deviceKey(studyId);
+      wipe(pair.secretKey);
+      return pair.publicKey;
+    },
     socketPath: paths.socketPath,
     source,
     async close() {
       clearInterval(refresher);
       unsubscribe();
-      agent.close();
+      running.close();
       await server.close();
+      await collector.close();
     },
   };
 }

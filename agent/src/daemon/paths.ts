@@ -23,3 +23,6 @@ export function agentPaths(dataDir: string | undefined, env: NodeJS.ProcessEnv =
 
 /** The study files shipped with Candor, read until the agent is paired with a server. */
 export const SEED_STUDIES_DIR = fileURLToPath(new URL('../../../seeds/studies', import.meta.url));
+
+/** The redaction policies shipped with Candor; a study names one by id, version and hash. */
+export const SEED_POLICIES_DIR = fileURLToPath(new URL('../../../seeds/policies', import.meta.url));

@@ -5,7 +5,7 @@
  * Deleting rows is followed by a TRUNCATE checkpoint, with `secure_delete` on, so deleted
  * ciphertext does not linger in the file or its WAL. See docs/store.md.
  */
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { pino, type Logger } from 'pino';
@@ -146,6 +146,8 @@ export function openStore(options: StoreOptions): LocalStore {
   const path = join(options.dataDir, STORE_FILE);
   let db: Database.Database | undefined;
   try {
+    // The user's alone whatever the umask: SQLite gives its -wal and -shm the main file's mode.
+    closeSync(openSync(path, 'a', 0o600));
     db = new Database(path);
     applyPragmas(db);
     const problems = (db.pragma('integrity_check') as { integrity_check: string }[]).map((row) => row.integrity_check);

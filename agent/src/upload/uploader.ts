@@ -53,6 +53,7 @@ export class Uploader {
   readonly #halted = new Set<string>();
   #running: Promise<void> | undefined;
   #stop: AbortController | undefined;
+  #wake: (() => void) | undefined;
 
   constructor(options: UploaderOptions) {
     this.#options = { now: Date.now, fetch: globalThis.fetch, random: Math.random, requestTimeoutMs: 30_000, ...options };
@@ -117,14 +118,22 @@ export class Uploader {
         const next = this.#options.store.nextDueAt();
         const wait = next === null ? MAX_SLEEP_MS : Math.min(MAX_SLEEP_MS, Math.max(MIN_SLEEP_MS, next - this.#options.now()));
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, wait);
-          stop.signal.addEventListener('abort', () => {
+          const done = (): void => {
             clearTimeout(timer);
+            this.#wake = undefined;
             resolve();
-          });
+          };
+          const timer = setTimeout(done, wait);
+          this.#wake = done;
+          stop.signal.addEventListener('abort', done);
         });
       }
     })();
+  }
+
+  /** Ends the background loop's sleep now: new windows were stored or an erasure queued. */
+  wake(): void {
+    this.#wake?.();
   }
 
   async stop(): Promise<void> {

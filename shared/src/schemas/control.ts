@@ -29,6 +29,17 @@ export const AgentStatus = z.strictObject({
   /** Events the context filter passed on this session, and events it dropped: counts only. */
   eventsAccepted: Count,
   eventsExcluded: Count,
+  /** The encrypted store on this device: what holds its master key, and what it holds. */
+  storage: z.strictObject({
+    /** The OS keychain, or a key file readable only by the user, with why. */
+    keyBackend: z.strictObject({ kind: z.enum(['secret-service', 'key-file']), description: z.string() }),
+    windowsHeld: Count,
+    /** Windows dropped without being sent, by reason. */
+    dropped: z.strictObject({ budget: Count, age: Count, rejected: Count, undecryptable: Count }),
+    erasuresAwaitingAck: Count,
+    /** The server uploads go to, or null when none is configured (nothing leaves the device). */
+    uploadsTo: z.string().nullable(),
+  }),
 });
 export type AgentStatus = z.infer<typeof AgentStatus>;
 
@@ -53,6 +64,20 @@ export const ConsentNotice = z.strictObject({
 });
 export type ConsentNotice = z.infer<typeof ConsentNotice>;
 
+/** One window held on this device, described in words: what it would send. */
+export const PendingWindow = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9_-]{22}$/),
+  studyId: Slug,
+  studyVersion: z.int().min(1),
+  windowStart: UtcTimestamp,
+  /** When the hold ends and the window may be uploaded. */
+  dueAt: UtcTimestamp,
+  /** Already handed to the uploader: it can no longer be recalled from this device. */
+  leaving: z.boolean(),
+  description: z.string(),
+});
+export type PendingWindow = z.infer<typeof PendingWindow>;
+
 const NoParams = z.strictObject({});
 const Ok = z.strictObject({ ok: z.literal(true) });
 
@@ -70,6 +95,15 @@ export const CONTROL_METHODS = {
   resume: { params: NoParams, result: AgentStatus },
   stop: { params: NoParams, result: AgentStatus },
   withdraw: { params: z.strictObject({ studyId: Slug }), result: AgentStatus },
+  /** Every window held on this device, oldest first. */
+  pending: { params: NoParams, result: z.array(PendingWindow) },
+  /** Deletes one held window for good; one already leaving cannot be recalled. */
+  delete: {
+    params: z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'expected a window id as candor pending shows it') }),
+    result: z.strictObject({ outcome: z.enum(['deleted', 'not-found', 'leaving']) }),
+  },
+  /** Forgets everything captured in the last `last`, in memory and on disk. */
+  forget: { params: z.strictObject({ last: DurationText }), result: z.strictObject({ deleted: Count, leaving: Count, since: UtcTimestamp }) },
   history: { params: z.strictObject({ limit: z.int().min(1).max(1000).optional() }), result: z.array(SessionTransition) },
   /** Status events are pushed on this connection from now on. */
   subscribe: { params: NoParams, result: Ok },

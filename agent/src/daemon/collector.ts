@@ -1,0 +1,243 @@
+/**
+ * What the agent keeps of a session, and where it goes: filtered batches → the study's
+ * redaction pipeline → closed windows → the encrypted store → the uploader. One path, owned
+ * here; the agent (agent.ts) tells it when capture begins and ends, and the control API's
+ * review commands (pending, delete, forget) and withdrawal act through it.
+ *
+ * Windows close on a timer and when a session ends. A window cut short by the end of a
+ * session (stop, its time running out, consent ending) is closed at once and stored like any
+ * other, covering only the minutes captured; a pause does not cut a window. A window cut
+ * short by withdrawal, `forget` or a crash is never stored (docs/agent.md, "What is kept").
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { SigningKeyPair } from '@candor/shared/crypto';
+import { CandorError } from '@candor/shared/errors';
+import type { AgentStatus, PendingWindow } from '@candor/shared/schemas/control';
+import type { StudyVersion } from '@candor/shared/schemas/study';
+import type { CaptureSink } from '../capture/source.ts';
+import { openKeyRing } from '../keys/keyring.ts';
+import { createPipeline, type Pipeline } from '../redact/pipeline.ts';
+import { openStore, type LocalStore } from '../store/store.ts';
+import { Uploader } from '../upload/uploader.ts';
+import type { Clock } from './clock.ts';
+
+/** Where uploads go and the keys that go with it (until pairing supplies them). */
+export type UploadTarget = {
+  serverUrl: string;
+  /** The server's Ed25519 key that signs erasure acknowledgements. */
+  serverPublicKey: Uint8Array;
+  /** Each study's X25519 sealing key; a study without one keeps its windows on the device. */
+  studyKeys: ReadonlyMap<string, Uint8Array>;
+};
+
+export type CollectorOptions = {
+  dataDir: string;
+  /** Where redaction policies are read from, as `<id>.v<version>.json`. */
+  policiesDir: string;
+  clock: Clock;
+  log: Logger;
+  upload: UploadTarget | null;
+  /** The consent gate, checked before every upload. */
+  mayUpload: (studyId: string) => boolean;
+  /** How often ended windows are closed and stored. */
+  closeEveryMs?: number;
+};
+
+export type StorageStatus = AgentStatus['storage'];
+
+type Session = { study: StudyVersion; pipeline: Pipeline };
+
+const DEFAULT_CLOSE_EVERY_MS = 30_000;
+
+function errorCode(error: unknown): string {
+  return error instanceof CandorError ? error.code : error instanceof Error ? error.name : 'unknown';
+}
+
+/**
+ * The redaction pipeline for a study, with the policy its reference names.
+ * @throws CandorError `capture.policy-missing` when the policy file is absent or unreadable,
+ * and createPipeline's `redact.policy-mismatch` / `redact.vocabulary-not-allowed`.
+ */
+export function pipelineFor(study: StudyVersion, policiesDir: string, clock: () => number, log: Logger): Pipeline {
+  const { id, version } = study.redactionPolicy;
+  const path = join(policiesDir, `${id}.v${String(version)}.json`);
+  let policy: unknown;
+  try {
+    policy = JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    throw new CandorError('capture.policy-missing', `the redaction policy ${id} v${String(version)} the study names is not on this device (${path})`);
+  }
+  try {
+    return createPipeline(study, policy as Parameters<typeof createPipeline>[1], clock, { logger: log });
+  } catch (error) {
+    if (error instanceof CandorError) throw error;
+    throw new CandorError('redact.policy-mismatch', `the redaction policy file ${path} is not valid`, { cause: error });
+  }
+}
+
+export class Collector {
+  readonly #options: CollectorOptions;
+  readonly #store: LocalStore;
+  readonly #uploader: Uploader | null;
+  readonly #timer: NodeJS.Timeout;
+  #session: Session | null = null;
+  /** Events stamped at or before this were captured before a `forget` and are dropped if they arrive late. */
+  #forgottenUntil = -Infinity;
+
+  /**
+   * Opens the key ring and the store in `dataDir` and starts the uploader when a target is set.
+   * @throws the store's and key ring's CandorErrors (`store.corrupt`, `store.keys-lost`, `keys.*`).
+   */
+  constructor(options: CollectorOptions) {
+    this.#options = options;
+    const keyRing = openKeyRing({ keyDir: options.dataDir });
+    this.#store = openStore({ dataDir: options.dataDir, keyRing, now: () => options.clock.now(), logger: options.log.child({ part: 'store' }) });
+    const { upload } = options;
+    this.#uploader = upload
+      ? new Uploader({
+          store: this.#store,
+          serverUrl: upload.serverUrl,
+          studyKey: (studyId) => upload.studyKeys.get(studyId),
+          serverPublicKey: upload.serverPublicKey,
+          mayUpload: options.mayUpload,
+          now: () => options.clock.now(),
+          logger: options.log.child({ part: 'upload' }),
+        })
+      : null;
+    this.#uploader?.start();
+    this.#timer = setInterval(() => {
+      this.#closeWindows(false);
+    }, options.closeEveryMs ?? DEFAULT_CLOSE_EVERY_MS);
+    this.#timer.unref();
+  }
+
+  /** Where the capture step hands filtered batches. */
+  readonly sink: CaptureSink = {
+    accept: (batch) => {
+      const session = this.#session;
+      if (!session) return;
+      const events = batch.events.filter((event) => event.time > this.#forgottenUntil);
+      if (events.length > 0) session.pipeline.accept({ context: batch.context, events });
+    },
+  };
+
+  /** A copy of the study's device signing key (the caller wipes its secret). */
+  deviceKey(studyId: string): SigningKeyPair {
+    return this.#store.deviceKey(studyId);
+  }
+
+  /**
+   * Called before capture starts: opens a session (its pipeline and a fresh data key) unless
+   * this study version's session is open (a resume after a pause).
+   * @throws CandorError when the study's redaction policy is missing or does not match its hash.
+   */
+  beginCapture(study: StudyVersion): void {
+    const current = this.#session;
+    if (current && current.study.studyId === study.studyId && current.study.version === study.version) return;
+    this.endCapture(false);
+    const pipeline = pipelineFor(study, this.#options.policiesDir, () => this.#options.clock.now(), this.#options.log.child({ part: 'redact' }));
+    this.#store.startSession(study.studyId);
+    this.#session = { study, pipeline };
+    this.#forgottenUntil = -Infinity;
+  }
+
+  /**
+   * Called whenever capture is not allowed. Paused: windows that ended are stored and the
+   * session stays open. Otherwise the session ends: every window, the one cut short included,
+   * is stored, and the session's data key leaves memory.
+   */
+  endCapture(paused: boolean): void {
+    if (!this.#session) return;
+    if (paused) {
+      this.#closeWindows(false);
+      return;
+    }
+    this.#closeWindows(true);
+    this.#store.endSession(this.#session.study.studyId);
+    this.#session = null;
+  }
+
+  pending(): PendingWindow[] {
+    return this.#store.listPending();
+  }
+
+  deleteWindow(id: string): 'deleted' | 'not-found' | 'leaving' {
+    return this.#store.deleteWindow(id);
+  }
+
+  /**
+   * Forgets everything captured since `since`: first what the pipeline holds in memory, then
+   * what the store holds, so no window with that time can be stored in between.
+   * @throws CandorError `store.bad-time` for a time that is not finite.
+   */
+  forget(since: number): { deleted: number; leaving: number } {
+    this.#session?.pipeline.discardSince(since);
+    this.#forgottenUntil = this.#options.clock.now();
+    return this.#store.forgetSince(since);
+  }
+
+  /** Stops the study's uploads at once (withdrawal, consent ended); `resume` lifts it. */
+  halt(studyId: string): void {
+    this.#uploader?.halt(studyId);
+  }
+
+  resume(studyId: string): void {
+    this.#uploader?.resume(studyId);
+  }
+
+  /** First step of withdrawal: uploads stop and what is held in memory is dropped unsaved. */
+  beginWithdrawal(studyId: string): void {
+    this.halt(studyId);
+    if (this.#session?.study.studyId === studyId) {
+      this.#store.endSession(studyId);
+      this.#session = null;
+    }
+  }
+
+  /**
+   * Last step of withdrawal, after the withdrawn receipt is signed: the study's keys and rows
+   * are destroyed and a signed erasure request is queued (sent until acknowledged).
+   * @throws the key ring's `keys.*` errors when the rotated master key cannot be stored.
+   */
+  completeWithdrawal(studyId: string): void {
+    this.#store.withdraw(studyId);
+    this.#uploader?.wake();
+  }
+
+  storage(): StorageStatus {
+    const status = this.#store.status();
+    return {
+      keyBackend: { kind: status.keyBackend.kind, description: status.keyBackend.description },
+      windowsHeld: status.windows,
+      dropped: status.dropped,
+      erasuresAwaitingAck: status.erasuresAwaitingAck,
+      uploadsTo: this.#options.upload?.serverUrl ?? null,
+    };
+  }
+
+  /** Stops the timer and the uploader, then closes the store (wiping its keys). The open session's windows are not stored. */
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#uploader?.stop();
+    this.#session = null;
+    this.#store.close();
+  }
+
+  #closeWindows(all: boolean): void {
+    const session = this.#session;
+    if (!session) return;
+    const now = this.#options.clock.now();
+    const windowMs = session.study.windowMinutes * 60_000;
+    // Closing "as of" the end of the current window closes the one in progress too.
+    const windows = session.pipeline.closeWindows(all ? now - (now % windowMs) + windowMs : now);
+    if (windows.length === 0) return;
+    try {
+      this.#store.putWindows(windows, session.study.holdBeforeUploadHours);
+      this.#uploader?.wake();
+    } catch (error) {
+      this.#options.log.error({ event: 'store.put-failed', code: errorCode(error), windows: windows.length }, 'closed windows could not be stored');
+    }
+  }
+}
