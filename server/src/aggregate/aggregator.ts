@@ -9,9 +9,8 @@ import { decryptRecord, generateDataKey, openEnvelope, recordKeyId, wrapDataKey,
 import { CandorError } from '@candor/shared/errors';
 import { fromUtf8, utf8 } from '@candor/shared/encoding';
 import { SealedEnvelope } from '@candor/shared/schemas/envelope';
-import { StudyVersion } from '@candor/shared/schemas/study';
 import { parseUnknown, ValidationError } from '@candor/shared/validation';
-import { openAggregatorStore, type AggregatorStore, type StoreFiles } from '../db/store.ts';
+import { openAggregatorStore, studyOfRow, type AggregatorStore, type StoreFiles } from '../db/store.ts';
 import { addStudyKey, dropOldMasterKeys, loadOrCreateAggregatorKeys, type AggregatorKeys } from '../keys/files.ts';
 import { cohortCells, metricsOfWindows, type Metrics } from './cohorts.ts';
 import { consentedBatchSchema } from './scope.ts';
@@ -44,7 +43,7 @@ export function createAggregator(options: { files: StoreFiles; keyFile: string; 
 
   function recomputeCohorts(studyId: string): void {
     const version = store.api.listOpenStudyVersions().filter((row) => row.studyId === studyId).at(-1);
-    const k = version ? parseUnknown(StudyVersion, JSON.parse(version.body) as unknown, 'study version').k : Number.POSITIVE_INFINITY;
+    const k = version ? studyOfRow(version).k : Number.POSITIVE_INFINITY;
     const perParticipant = new Map<string, Metrics>();
     const keyCache = new Map<string, DataKey | undefined>();
     for (const row of store.participantRowsOfStudy(studyId)) {
@@ -105,7 +104,7 @@ export function createAggregator(options: { files: StoreFiles; keyFile: string; 
       if (error instanceof CryptoError) return { studyId: header.studyId, reasons: [error.code] };
       throw error;
     }
-    const study = parseUnknown(StudyVersion, JSON.parse(versionRow.body) as unknown, 'study version');
+    const study = studyOfRow(versionRow);
     let batch;
     try {
       batch = parseUnknown(consentedBatchSchema(study, header), JSON.parse(fromUtf8(payload)) as unknown, 'batch');

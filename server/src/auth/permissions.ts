@@ -4,6 +4,7 @@
  */
 import type { Role } from '@candor/shared/schemas/primitives';
 import type { GrantRow, UserRow } from '../db/queries/people.ts';
+import { HttpError } from '../http/errors.ts';
 
 export type RoleScope = 'study' | 'global' | 'anywhere';
 
@@ -57,4 +58,10 @@ export function decide(permission: Permission, caller: Caller, studyId: string |
 export function studiesWithRole(caller: Caller, role: Role): string[] {
   if (caller.kind !== 'person') return [];
   return caller.grants.flatMap((grant) => (grant.role === role && grant.studyId !== null ? [grant.studyId] : []));
+}
+
+/** The signed-in caller's user id. @throws HttpError `auth.required` for an anonymous caller (the route's permission should have stopped it). */
+export function personIdOf(caller: Caller): string {
+  if (caller.kind !== 'person') throw new HttpError('auth.required', 'sign in first');
+  return caller.user.id;
 }

@@ -4,6 +4,8 @@
  * SQLite handle and a PostgreSQL store can implement the same types.
  */
 import { existsSync } from 'node:fs';
+import { StudyVersion } from '@candor/shared/schemas/study';
+import { parseUnknown } from '@candor/shared/validation';
 import * as people from './queries/people.ts';
 import * as studies from './queries/studies.ts';
 import * as devices from './queries/devices.ts';
@@ -13,6 +15,11 @@ import * as aggregator from './queries/aggregator.ts';
 import { API_MIGRATIONS } from './schema/api/index.ts';
 import { AGGREGATOR_MIGRATIONS } from './schema/aggregator/index.ts';
 import { checkpointAndTruncate, openReadOnlyDatabase, openWritableDatabase, type SqliteDatabase } from './sqlite.ts';
+
+/** A stored version's body, parsed again on the way out like anything read back from disk. @throws ValidationError if the row was altered. */
+export function studyOfRow(row: { body: string }): StudyVersion {
+  return parseUnknown(StudyVersion, JSON.parse(row.body) as unknown, 'stored study version');
+}
 
 type AnyQuery = (db: SqliteDatabase, ...args: never[]) => unknown;
 export type Bound<Q> = { [K in keyof Q]: Q[K] extends (db: SqliteDatabase, ...args: infer A) => infer R ? (...args: A) => R : never };

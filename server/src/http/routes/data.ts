@@ -4,29 +4,24 @@
  */
 import { z } from 'zod';
 import { randomId } from '@candor/shared/crypto';
-import { StudyVersion } from '@candor/shared/schemas/study';
-import { parseUnknown } from '@candor/shared/validation';
-import { studiesWithRole, type Caller } from '../../auth/permissions.ts';
+import type { StudyVersion } from '@candor/shared/schemas/study';
+import { personIdOf, studiesWithRole } from '../../auth/permissions.ts';
 import { signCheckpoint, AuditCheckpoint } from '../../audit/chain.ts';
 import { appendAudit, auditedRead } from '../../audit/record.ts';
 import { laplaceNoise } from '../../aggregate/noise.ts';
 import { CONTRIBUTION_CAP } from '../../aggregate/cohorts.ts';
-import type { ApiStore } from '../../db/store.ts';
+import { studyOfRow, type ApiStore } from '../../db/store.ts';
 import type { AuditRow } from '../../db/queries/audit.ts';
 import { HttpError, notFound } from '../errors.ts';
 import { defineRoute } from '../route.ts';
 import { AuditEntryView, ParticipantAuditEntryView, Reason, ReleasesView, StudyParams } from '../schemas.ts';
 
-function actorOf(caller: Caller): string {
-  if (caller.kind !== 'person') throw new HttpError('auth.required', 'sign in first');
-  return caller.user.id;
-}
 
 function currentStudyVersion(store: ApiStore, studyId: string): StudyVersion {
   const study = store.findStudy(studyId);
   const version = study?.currentVersion == null ? undefined : store.findStudyVersion({ studyId, version: study.currentVersion });
   if (!version) throw notFound();
-  return parseUnknown(StudyVersion, JSON.parse(version.body) as unknown, 'stored study version');
+  return studyOfRow(version);
 }
 
 function releasesOf(store: ApiStore, studyId: string, lifetimeEpsilon: number): z.output<typeof ReleasesView> {
@@ -75,7 +70,7 @@ export const DATA_ROUTES = [
         }
         appendAudit(
           services.store,
-          { actor: actorOf(caller), action: 'data.release', studyId: params.studyId, target: null, reason: body.reason, outcome: 'allowed' },
+          { actor: personIdOf(caller), action: 'data.release', studyId: params.studyId, target: null, reason: body.reason, outcome: 'allowed' },
           at,
         );
         const cohorts = services.store.aggregator.available() ? services.store.aggregator.cohortResultsOfStudy(params.studyId) : [];
@@ -107,7 +102,7 @@ export const DATA_ROUTES = [
       const study = currentStudyVersion(services.store, params.studyId);
       const view = auditedRead(
         services.store,
-        { actor: actorOf(caller), action: 'data.read', studyId: params.studyId, target: 'releases', reason: 'read released cohort results', outcome: 'allowed' },
+        { actor: personIdOf(caller), action: 'data.read', studyId: params.studyId, target: 'releases', reason: 'read released cohort results', outcome: 'allowed' },
         services.now(),
         () => releasesOf(services.store, params.studyId, study.dp.lifetimeEpsilon),
       );
@@ -125,7 +120,7 @@ export const DATA_ROUTES = [
     handler: ({ caller, services, query }) => {
       const rows = auditedRead(
         services.store,
-        { actor: actorOf(caller), action: 'audit.read', studyId: null, target: null, reason: 'review the audit log', outcome: 'allowed' },
+        { actor: personIdOf(caller), action: 'audit.read', studyId: null, target: null, reason: 'review the audit log', outcome: 'allowed' },
         services.now(),
         () => services.store.recentAuditRows(query.limit),
       );
@@ -141,7 +136,7 @@ export const DATA_ROUTES = [
       const mine = studiesWithRole(caller, 'participant');
       const rows = auditedRead(
         services.store,
-        { actor: actorOf(caller), action: 'audit.read', studyId: params.studyId, target: null, reason: 'participant reads who used their study', outcome: 'allowed' },
+        { actor: personIdOf(caller), action: 'audit.read', studyId: params.studyId, target: null, reason: 'participant reads who used their study', outcome: 'allowed' },
         services.now(),
         () => services.store.auditRowsOfStudies({ studyIds: mine.filter((id) => id === params.studyId), limit: 500 }),
       );

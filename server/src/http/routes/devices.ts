@@ -5,7 +5,7 @@ import { countersignReceipt, verifyParticipantSignature } from '@candor/shared/c
 import { ConsentReceipt, Pseudonym } from '@candor/shared/schemas/consent';
 import { Base64Url, KeyId, Slug, UtcTimestamp } from '@candor/shared/schemas/primitives';
 import { captureScopeOf, StudyVersion } from '@candor/shared/schemas/study';
-import { parseUnknown } from '@candor/shared/validation';
+import { studyOfRow } from '../../db/store.ts';
 import { appendAudit } from '../../audit/record.ts';
 import { HttpError, notFound } from '../errors.ts';
 import { defineRoute } from '../route.ts';
@@ -73,7 +73,7 @@ export const DEVICE_ROUTES = [
         body: {
           deviceKeyId: paired.keyId,
           studyId: paired.studyId,
-          study: parseUnknown(StudyVersion, JSON.parse(version.body) as unknown, 'stored study version'),
+          study: studyOfRow(version),
           aggregatorKey: { keyId: aggregatorKey.keyId, publicKey: toBase64Url(aggregatorKey.publicKey) },
           serverKey: { keyId: server.keyId, publicKey: toBase64Url(server.publicKey) },
         },
@@ -103,7 +103,7 @@ export const DEVICE_ROUTES = [
       if (!version || version.state !== 'approved' || study.currentVersion !== version.version) {
         throw new HttpError('consent.invalid', 'consent must be to the study version currently approved');
       }
-      const studyVersion = parseUnknown(StudyVersion, JSON.parse(version.body) as unknown, 'stored study version');
+      const studyVersion = studyOfRow(version);
       if (scope.scopeHash !== canonicalHash(captureScopeOf(studyVersion))) throw new HttpError('consent.invalid', 'the receipt covers another scope');
       const aggregatorKey = services.store.aggregator.available() ? services.store.aggregator.currentStudyKey(scope.studyId) : undefined;
       if (aggregatorKey?.keyId !== receipt.parties.aggregatorKeyId) throw new HttpError('consent.invalid', 'the receipt names another aggregator key');

@@ -4,7 +4,7 @@ import { randomId } from '@candor/shared/crypto';
 import { RandomId, Role, Slug, UtcTimestamp } from '@candor/shared/schemas/primitives';
 import { hashPassword, verifyPassword } from '../../auth/passwords.ts';
 import { API_TOKEN_PREFIX, hashToken, newSecretToken, startSession } from '../../auth/sessions.ts';
-import type { Caller } from '../../auth/permissions.ts';
+import { personIdOf } from '../../auth/permissions.ts';
 import { appendAudit, auditRefusal } from '../../audit/record.ts';
 import type { ApiStore } from '../../db/store.ts';
 import { HttpError, notFound } from '../errors.ts';
@@ -22,10 +22,6 @@ export function meOf(store: ApiStore, userId: string): z.output<typeof Me> {
   return { id: user.id, username: user.username, grants: store.grantsOfUser(user.id).map(({ id, role, studyId }) => ({ id, role, studyId })) };
 }
 
-function personId(caller: Caller): string {
-  if (caller.kind !== 'person') throw new HttpError('auth.required', 'sign in first');
-  return caller.user.id;
-}
 
 export const PEOPLE_ROUTES = [
   defineRoute({
@@ -68,7 +64,7 @@ export const PEOPLE_ROUTES = [
     url: '/api/v1/me',
     permission: { kind: 'signed-in' },
     schema: { response: { 200: Me } },
-    handler: ({ caller, services }) => ({ status: 200, body: meOf(services.store, personId(caller)) }),
+    handler: ({ caller, services }) => ({ status: 200, body: meOf(services.store, personIdOf(caller)) }),
   }),
   defineRoute({
     method: 'POST',
@@ -82,7 +78,7 @@ export const PEOPLE_ROUTES = [
       const id = randomId();
       const secret = newSecretToken();
       const expiresAtMs = services.now().getTime() + body.expiresInDays * 86_400_000;
-      services.store.insertApiToken({ id, tokenHash: hashToken(secret), userId: personId(caller), expiresAtMs });
+      services.store.insertApiToken({ id, tokenHash: hashToken(secret), userId: personIdOf(caller), expiresAtMs });
       return { status: 201, body: { id, token: `${API_TOKEN_PREFIX}${secret}`, expiresAt: new Date(expiresAtMs).toISOString() } };
     },
   }),
@@ -92,7 +88,7 @@ export const PEOPLE_ROUTES = [
     permission: { kind: 'signed-in' },
     schema: { params: IdParams('tokenId'), response: { 200: Done } },
     handler: ({ caller, services, params }) => {
-      if (!services.store.revokeApiToken({ id: String(params.tokenId), userId: personId(caller) })) throw notFound();
+      if (!services.store.revokeApiToken({ id: String(params.tokenId), userId: personIdOf(caller) })) throw notFound();
       return { status: 200, body: { ok: true as const } };
     },
   }),
@@ -107,8 +103,8 @@ export const PEOPLE_ROUTES = [
       const passwordHash = await hashPassword(body.password);
       const at = services.now();
       services.store.transaction(() => {
-        services.store.insertUser({ id, username: body.username, passwordHash, createdAt: at.toISOString(), createdBy: personId(caller) });
-        appendAudit(services.store, { actor: personId(caller), action: 'user.create', studyId: null, target: id, reason: 'account created', outcome: 'done' }, at);
+        services.store.insertUser({ id, username: body.username, passwordHash, createdAt: at.toISOString(), createdBy: personIdOf(caller) });
+        appendAudit(services.store, { actor: personIdOf(caller), action: 'user.create', studyId: null, target: id, reason: 'account created', outcome: 'done' }, at);
       });
       return { status: 201, body: { id } };
     },
@@ -124,7 +120,7 @@ export const PEOPLE_ROUTES = [
       services.store.transaction(() => {
         if (!services.store.setUserDisabled({ id: userId, disabled: true })) throw notFound();
         services.store.deleteSessionsOfUser(userId);
-        appendAudit(services.store, { actor: personId(caller), action: 'user.disable', studyId: null, target: userId, reason: body.reason, outcome: 'done' }, at);
+        appendAudit(services.store, { actor: personIdOf(caller), action: 'user.disable', studyId: null, target: userId, reason: body.reason, outcome: 'done' }, at);
       });
       return { status: 200, body: { ok: true as const } };
     },
@@ -138,7 +134,7 @@ export const PEOPLE_ROUTES = [
       response: { 201: z.strictObject({ id: RandomId }) },
     },
     handler: ({ caller, services, body }) => {
-      const actor = personId(caller);
+      const actor = personIdOf(caller);
       const at = services.now();
       const target = `${body.userId}:${body.role}:${body.studyId ?? '*'}`;
       if (body.userId === actor) {
@@ -167,7 +163,7 @@ export const PEOPLE_ROUTES = [
     permission: ADMIN,
     schema: { params: IdParams('grantId'), response: { 200: Done } },
     handler: ({ caller, services, params }) => {
-      const actor = personId(caller);
+      const actor = personIdOf(caller);
       const at = services.now();
       services.store.transaction(() => {
         const grant = services.store.findGrant(String(params.grantId));
@@ -190,7 +186,7 @@ export const PEOPLE_ROUTES = [
       const at = services.now();
       const result = services.store.transaction(() => {
         // Audited first: if the entry cannot be written the key is not rotated.
-        appendAudit(services.store, { actor: personId(caller), action: 'keys.rotate', studyId: null, target: 'server-signing-key', reason: body.reason, outcome: 'done' }, at);
+        appendAudit(services.store, { actor: personIdOf(caller), action: 'keys.rotate', studyId: null, target: 'server-signing-key', reason: body.reason, outcome: 'done' }, at);
         return services.rotateServerKey();
       });
       return { status: 200, body: result };

@@ -2,20 +2,15 @@
 import { z } from 'zod';
 import { canonicalHash, randomId } from '@candor/shared/crypto';
 import { captureScopeOf, StudyVersion } from '@candor/shared/schemas/study';
-import { parseUnknown } from '@candor/shared/validation';
-import type { Caller } from '../../auth/permissions.ts';
+import { personIdOf } from '../../auth/permissions.ts';
 import { appendAudit, auditRefusal, auditedRead } from '../../audit/record.ts';
-import type { ApiStore } from '../../db/store.ts';
+import { studyOfRow, type ApiStore } from '../../db/store.ts';
 import { HttpError, notFound } from '../errors.ts';
 import { defineRoute } from '../route.ts';
 import { Done, Reason, StudyParams, StudyView, VersionParams } from '../schemas.ts';
 
 const RESEARCHER_OF_STUDY = { kind: 'role', anyOf: [{ role: 'researcher', scope: 'study' }] } as const;
 
-function actorOf(caller: Caller): string {
-  if (caller.kind !== 'person') throw new HttpError('auth.required', 'sign in first');
-  return caller.user.id;
-}
 
 export function studyViewOf(store: ApiStore, studyId: string): z.output<typeof StudyView> {
   const study = store.findStudy(studyId);
@@ -28,7 +23,7 @@ export function studyViewOf(store: ApiStore, studyId: string): z.output<typeof S
       version: version.version,
       state: version.state,
       scopeHash: version.scopeHash,
-      study: parseUnknown(StudyVersion, JSON.parse(version.body) as unknown, 'stored study version'),
+      study: studyOfRow(version),
     })),
   };
 }
@@ -57,7 +52,7 @@ export const STUDY_ROUTES = [
     permission: { kind: 'role', anyOf: [{ role: 'researcher', scope: 'global' }] },
     schema: { body: StudyVersion, response: { 201: StudyView } },
     handler: ({ caller, services, body }) => {
-      const actor = actorOf(caller);
+      const actor = personIdOf(caller);
       if (body.version !== 1) throw new HttpError('study.wrong-state', 'a new study starts at version 1');
       if (services.store.findStudy(body.studyId)) throw new HttpError('conflict', 'a study with that id exists');
       const at = services.now();
@@ -90,7 +85,7 @@ export const STUDY_ROUTES = [
     permission: RESEARCHER_OF_STUDY,
     schema: { params: StudyParams, body: StudyVersion, response: { 201: StudyView } },
     handler: ({ caller, services, params, body }) => {
-      const actor = actorOf(caller);
+      const actor = personIdOf(caller);
       if (body.studyId !== params.studyId) throw new HttpError('validation', 'studyId: must match the study in the URL');
       const at = services.now();
       services.store.transaction(() => {
@@ -109,7 +104,7 @@ export const STUDY_ROUTES = [
     permission: RESEARCHER_OF_STUDY,
     schema: { params: VersionParams, response: { 200: StudyView } },
     handler: ({ caller, services, params }) => {
-      const actor = actorOf(caller);
+      const actor = personIdOf(caller);
       const at = services.now();
       services.store.transaction(() => {
         const version = versionOf(services.store, params.studyId, params.version);
@@ -126,7 +121,7 @@ export const STUDY_ROUTES = [
     permission: { kind: 'role', anyOf: [{ role: 'privacy_reviewer', scope: 'global' }] },
     schema: { params: VersionParams, body: z.strictObject({ reason: Reason }), response: { 200: StudyView } },
     handler: ({ caller, services, params, body }) => {
-      const actor = actorOf(caller);
+      const actor = personIdOf(caller);
       const at = services.now();
       const version = versionOf(services.store, params.studyId, params.version);
       const study = services.store.findStudy(params.studyId);
@@ -150,7 +145,7 @@ export const STUDY_ROUTES = [
     permission: RESEARCHER_OF_STUDY,
     schema: { params: StudyParams, response: { 200: StudyView } },
     handler: ({ caller, services, params }) => {
-      const actor = actorOf(caller);
+      const actor = personIdOf(caller);
       const at = services.now();
       services.store.transaction(() => {
         const study = services.store.findStudy(params.studyId);
@@ -170,7 +165,7 @@ export const STUDY_ROUTES = [
     permission: RESEARCHER_OF_STUDY,
     schema: { params: StudyParams, response: { 200: StudyView } },
     handler: ({ caller, services, params }) => {
-      const actor = actorOf(caller);
+      const actor = personIdOf(caller);
       const at = services.now();
       services.store.transaction(() => {
         const study = services.store.findStudy(params.studyId);
@@ -189,7 +184,7 @@ export const STUDY_ROUTES = [
     permission: { kind: 'role', anyOf: [{ role: 'participant', scope: 'anywhere' }] },
     schema: { params: StudyParams, response: { 200: Done } },
     handler: ({ caller, services, params }) => {
-      const actor = actorOf(caller);
+      const actor = personIdOf(caller);
       const at = services.now();
       services.store.transaction(() => {
         const study = services.store.findStudy(params.studyId);
@@ -212,7 +207,7 @@ export const STUDY_ROUTES = [
       if (!services.store.findStudy(params.studyId)) throw notFound();
       const entries = auditedRead(
         services.store,
-        { actor: actorOf(caller), action: 'quarantine.read', studyId: params.studyId, target: null, reason: 'review refused envelopes', outcome: 'allowed' },
+        { actor: personIdOf(caller), action: 'quarantine.read', studyId: params.studyId, target: null, reason: 'review refused envelopes', outcome: 'allowed' },
         services.now(),
         () => (services.store.aggregator.available() ? services.store.aggregator.quarantineOfStudy(params.studyId) : []),
       );
