@@ -58,6 +58,7 @@ export type StoreFiles = { apiDb: string; aggregatorDb: string };
 export function openApiStore(files: StoreFiles): ApiStore {
   const db = openWritableDatabase(files.apiDb, API_MIGRATIONS);
   let aggregatorDb: SqliteDatabase | undefined;
+  let aggregatorReady = false;
   const aggregatorHandle = (): SqliteDatabase => {
     aggregatorDb ??= openReadOnlyDatabase(files.aggregatorDb);
     return aggregatorDb;
@@ -67,8 +68,12 @@ export function openApiStore(files: StoreFiles): ApiStore {
     transaction: <T>(work: () => T): T => db.transaction(work)(),
     aggregator: {
       ...bind(aggregatorHandle, AGGREGATOR_READS),
-      // Ready once the aggregator has created its file and finished migrating it (it starts beside us).
-      available: () => existsSync(files.aggregatorDb) && Number(aggregatorHandle().pragma('user_version', { simple: true })) >= AGGREGATOR_MIGRATIONS.length,
+      // Ready once the aggregator has created its file and finished migrating it (it starts beside
+      // us); once ready it stays ready, so the ingest path asks SQLite only until then.
+      available: () => {
+        aggregatorReady ||= existsSync(files.aggregatorDb) && Number(aggregatorHandle().pragma('user_version', { simple: true })) >= AGGREGATOR_MIGRATIONS.length;
+        return aggregatorReady;
+      },
     },
     compact: () => {
       checkpointAndTruncate(db);
