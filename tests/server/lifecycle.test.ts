@@ -57,7 +57,8 @@ describe('consent receipts', () => {
     const researcher = await world.signIn(world.person('rita', [{ role: 'researcher', studyId: null }]));
     const reviewer = await world.signIn(world.person('rowan', [{ role: 'privacy_reviewer', studyId: null }]));
     await world.openStudy('receipts', researcher, reviewer);
-    const device = await world.enrollDevice('receipts', await world.signIn(world.person('pat', [{ role: 'participant', studyId: null }])));
+    const pat = await world.signIn(world.person('pat', [{ role: 'participant', studyId: null }]));
+    const device = await world.enrollDevice('receipts', pat);
     const study = StudyVersion.parse(JSON.parse(world.store.findStudyVersion({ studyId: 'receipts', version: 1 })?.body ?? '{}'));
     const response = await world.as(undefined, 'POST', '/api/v1/consent-receipts', { receipt: consentReceiptFor(device, study) });
     expect(response.statusCode).toBe(201);
@@ -67,6 +68,12 @@ describe('consent receipts', () => {
     expect((await world.as(undefined, 'POST', '/api/v1/consent-receipts', { receipt: wider })).statusCode).toBe(400);
     const forged = { ...consentReceiptFor(device, study), integrity: { ...receipt.integrity, participant: { ...receipt.integrity.participant, signature: receipt.integrity.participant.signature.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')) }, server: null } };
     expect((await world.as(undefined, 'POST', '/api/v1/consent-receipts', { receipt: forged })).statusCode).toBe(400);
+    // The participant sees their device and the countersigned receipt; nobody else's.
+    const mine = (await world.as(pat, 'GET', '/api/v1/me/participation')).json<{ devices: { deviceKeyId: string; receipts: ConsentReceipt[] }[] }>();
+    expect(mine.devices.map((entry) => entry.deviceKeyId)).toEqual([device.pair.keyId]);
+    expect(mine.devices[0]?.receipts.map((entry) => entry.integrity.server?.keyId)).toEqual([loadOrCreateServerKeys(world.serverKeyFile).current.keyId]);
+    const other = await world.signIn(world.person('quin', [{ role: 'participant', studyId: null }]));
+    expect((await world.as(other, 'GET', '/api/v1/me/participation')).json()).toEqual({ devices: [] });
     await world.close();
   });
 });

@@ -104,3 +104,7 @@ export function latestConsent(db: SqliteDatabase, args: { deviceKeyId: string; s
     }
   );
 }
+
+export function consentReceiptsOfDevice(db: SqliteDatabase, deviceKeyId: string): string[] {
+  return statement(db, 'SELECT receipt FROM consent_receipts WHERE device_key_id = ? ORDER BY received_at_ms, rowid').pluck().all(deviceKeyId) as string[];
+}

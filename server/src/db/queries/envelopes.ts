@@ -126,3 +126,7 @@ export function hasErasureRequest(db: SqliteDatabase, deviceKeyId: string): bool
 export function emptyEnvelopesUpTo(db: SqliteDatabase, seq: number): number {
   return statement(db, "UPDATE envelopes SET envelope = '' WHERE seq <= ? AND envelope <> ''").run(seq).changes;
 }
+
+export function countEnvelopesOfDevice(db: SqliteDatabase, deviceKeyId: string): number {
+  return statement(db, 'SELECT count(*) FROM envelopes WHERE device_key_id = ?').pluck().get(deviceKeyId) as number;
+}

@@ -3,9 +3,11 @@ import { z } from 'zod';
 import { canonicalHash, contentHash, fromBase64Url, keyIdOf, randomBytes, randomId, toBase64Url } from '@candor/shared/crypto';
 import { countersignReceipt, verifyParticipantSignature } from '@candor/shared/consent';
 import { ConsentReceipt, Pseudonym } from '@candor/shared/schemas/consent';
+import { personIdOf } from '../../auth/permissions.ts';
 import { Base64Url, KeyId, Slug, UtcTimestamp } from '@candor/shared/schemas/primitives';
 import { captureScopeOf, StudyVersion } from '@candor/shared/schemas/study';
 import { studyOfRow } from '../../db/store.ts';
+import { parseUnknown } from '@candor/shared/validation';
 import { appendAudit } from '../../audit/record.ts';
 import { HttpError, notFound } from '../errors.ts';
 import { defineRoute } from '../route.ts';
@@ -128,6 +130,40 @@ export const DEVICE_ROUTES = [
         );
       });
       return { status: 201, body: { receipt: countersigned } };
+    },
+  }),
+  defineRoute({
+    method: 'GET',
+    url: '/api/v1/me/participation',
+    // What the API server holds about the caller as a participant; their data itself is sealed to the aggregator.
+    permission: { kind: 'role', anyOf: [{ role: 'participant', scope: 'anywhere' }] },
+    schema: {
+      response: {
+        200: z.strictObject({
+          devices: z.array(
+            z.strictObject({
+              deviceKeyId: KeyId,
+              studyId: Slug,
+              pairedAt: UtcTimestamp,
+              batchesHeld: z.int().min(0),
+              withdrawn: z.boolean(),
+              receipts: z.array(ConsentReceipt),
+            }),
+          ),
+        }),
+      },
+    },
+    handler: ({ caller, services }) => {
+      const store = services.store;
+      const devices = store.devicesOfUser(personIdOf(caller)).map((device) => ({
+        deviceKeyId: device.keyId,
+        studyId: device.studyId,
+        pairedAt: device.pairedAt,
+        batchesHeld: store.countEnvelopesOfDevice(device.keyId),
+        withdrawn: store.hasErasureRequest(device.keyId),
+        receipts: store.consentReceiptsOfDevice(device.keyId).map((text) => parseUnknown(ConsentReceipt, JSON.parse(text) as unknown, 'stored receipt')),
+      }));
+      return { status: 200, body: { devices } };
     },
   }),
 ];
