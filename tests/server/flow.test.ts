@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAggregator } from '../../server/src/aggregate/aggregator.ts';
 import { createWorld, keyboardWindow, type Device, type Session, type World } from './world.ts';
 
 describe('a study from draft to released cohort results', () => {
@@ -46,5 +47,13 @@ describe('a study from draft to released cohort results', () => {
     const body = release.json<{ epsilonSpent: number; releases: { cells: { metric: string }[] }[] }>();
     expect(body.epsilonSpent).toBe(1);
     expect(body.releases[0]?.cells.map((cell) => cell.metric)).toContain('keyboard-activity.keyCount');
+  });
+
+  it('deletes participant rows older than the study retention and recomputes the cohorts without them', () => {
+    expect(world.store.aggregator.cohortResultsOfStudy('coding').length).toBeGreaterThan(0);
+    const later = createAggregator({ files: world.files, keyFile: world.aggregatorKeyFile, now: () => new Date(Date.now() + 91 * 86_400_000) });
+    expect(later.runOnce().expired).toBe(10);
+    later.close();
+    expect(world.store.aggregator.cohortResultsOfStudy('coding')).toEqual([]);
   });
 });

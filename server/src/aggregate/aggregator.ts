@@ -15,7 +15,7 @@ import { addStudyKey, dropOldMasterKeys, loadOrCreateAggregatorKeys, type Aggreg
 import { cohortCells, metricsOfWindows, type Metrics } from './cohorts.ts';
 import { consentedBatchSchema } from './scope.ts';
 
-export type PassSummary = { accepted: number; quarantined: number; erased: number; keysCreated: number; rewrapped: number };
+export type PassSummary = { accepted: number; quarantined: number; erased: number; keysCreated: number; rewrapped: number; expired: number };
 
 export type Aggregator = { runOnce: () => PassSummary; close: () => void };
 
@@ -42,7 +42,7 @@ export function createAggregator(options: { files: StoreFiles; keyFile: string; 
   }
 
   function recomputeCohorts(studyId: string): void {
-    const version = store.api.listOpenStudyVersions().filter((row) => row.studyId === studyId).at(-1);
+    const version = store.api.listApprovedStudyVersions().filter((row) => row.studyId === studyId).at(-1);
     const k = version ? studyOfRow(version).k : Number.POSITIVE_INFINITY;
     const perParticipant = new Map<string, Metrics>();
     const keyCache = new Map<string, DataKey | undefined>();
@@ -61,7 +61,7 @@ export function createAggregator(options: { files: StoreFiles; keyFile: string; 
 
   function ensureStudyKeys(): number {
     let created = 0;
-    const studies = new Set(store.api.listOpenStudyVersions().map((row) => row.studyId));
+    const studies = new Set(store.api.listApprovedStudyVersions().map((row) => row.studyId));
     for (const studyId of studies) {
       if (store.currentStudyKey(studyId)) continue;
       const pair = addStudyKey(options.keyFile, studyId, now());
@@ -115,7 +115,7 @@ export function createAggregator(options: { files: StoreFiles; keyFile: string; 
     }
     const key = participantKey(header.studyId, device.pseudonym, true);
     if (!key) throw new CandorError('aggregate.no-key', 'participant key could not be created');
-    const id = store.insertParticipantRowPlaceholder({ studyId: header.studyId, pseudonym: device.pseudonym, batchId: header.batchId });
+    const id = store.insertParticipantRowPlaceholder({ studyId: header.studyId, pseudonym: device.pseudonym, batchId: header.batchId, receivedAt: now().toISOString() });
     store.setParticipantRow({ id, row: encryptRecord(key, utf8(JSON.stringify(metricsOfWindows(batch.windows))), rowContext(id)) });
     return { studyId: header.studyId };
   }
@@ -150,6 +150,28 @@ export function createAggregator(options: { files: StoreFiles; keyFile: string; 
     return { accepted, quarantined };
   }
 
+  /** Participant rows live at most the study's retentionDays (CONSENT.md); cohorts are recomputed without the expired ones. */
+  function expireOldRows(): number {
+    let expired = 0;
+    for (const version of latestVersionPerStudy()) {
+      const study = studyOfRow(version);
+      const before = new Date(now().getTime() - study.retentionDays * 86_400_000).toISOString();
+      store.transaction(() => {
+        const deleted = store.deleteRowsReceivedBefore({ studyId: study.studyId, before });
+        if (deleted > 0) recomputeCohorts(study.studyId);
+        expired += deleted;
+      });
+    }
+    if (expired > 0) store.compact();
+    return expired;
+  }
+
+  function latestVersionPerStudy() {
+    const latest = new Map<string, ReturnType<typeof store.api.listApprovedStudyVersions>[number]>();
+    for (const version of store.api.listApprovedStudyVersions()) latest.set(version.studyId, version);
+    return [...latest.values()];
+  }
+
   /** After a master-key rotation: re-wrap every participant key under the newest master, then forget the old ones. */
   function rewrapParticipantKeys(): number {
     if (keys.masterKeys.length === 1) return 0;
@@ -176,7 +198,8 @@ export function createAggregator(options: { files: StoreFiles; keyFile: string; 
       const rewrapped = rewrapParticipantKeys();
       const erased = carryOutErasures();
       const { accepted, quarantined } = processEnvelopes();
-      return { accepted, quarantined, erased, keysCreated, rewrapped };
+      const expired = expireOldRows();
+      return { accepted, quarantined, erased, keysCreated, rewrapped, expired };
     },
     close: () => {
       store.close();

@@ -122,7 +122,7 @@ async function runAggregator(args: string[]): Promise<number> {
   log.info('aggregator running');
   while (!signal.signal.aborted) {
     const summary = aggregator.runOnce();
-    if (summary.accepted + summary.quarantined + summary.erased + summary.keysCreated + summary.rewrapped > 0) log.info(summary, 'aggregator pass');
+    if (Object.values(summary).some((count) => count > 0)) log.info(summary, 'aggregator pass');
     await sleep(interval);
   }
   aggregator.close();

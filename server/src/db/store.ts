@@ -90,7 +90,7 @@ const API_READS_FOR_AGGREGATOR = {
   envelopesAfter: envelopes.envelopesAfter,
   findDevice: devices.findDevice,
   findStudyVersion: studies.findStudyVersion,
-  listOpenStudyVersions: studies.listOpenStudyVersions,
+  listApprovedStudyVersions: studies.listApprovedStudyVersions,
   listErasureRequests: envelopes.listErasureRequests,
   hasErasureRequest: envelopes.hasErasureRequest,
 };

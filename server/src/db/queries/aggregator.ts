@@ -67,11 +67,20 @@ export function replaceParticipantKeyWrapping(db: SqliteDatabase, args: { keyId:
 }
 
 /** Inserts a row and returns its id, which the caller binds into the ciphertext's associated data. */
-export function insertParticipantRowPlaceholder(db: SqliteDatabase, args: { studyId: string; pseudonym: string; batchId: string }): number {
+export function insertParticipantRowPlaceholder(db: SqliteDatabase, args: { studyId: string; pseudonym: string; batchId: string; receivedAt: string }): number {
   return Number(
-    statement(db, "INSERT INTO participant_rows (study_id, pseudonym, batch_id, row) VALUES (?, ?, ?, x'')").run(args.studyId, args.pseudonym, args.batchId)
-      .lastInsertRowid,
+    statement(db, "INSERT INTO participant_rows (study_id, pseudonym, batch_id, row, received_at) VALUES (?, ?, ?, x'', ?)").run(
+      args.studyId,
+      args.pseudonym,
+      args.batchId,
+      args.receivedAt,
+    ).lastInsertRowid,
   );
+}
+
+/** Deletes a study's rows that arrived before `before`; returns how many. */
+export function deleteRowsReceivedBefore(db: SqliteDatabase, args: { studyId: string; before: string }): number {
+  return statement(db, 'DELETE FROM participant_rows WHERE study_id = ? AND received_at < ?').run(args.studyId, args.before).changes;
 }
 
 export function setParticipantRow(db: SqliteDatabase, args: { id: number; row: Uint8Array }): void {

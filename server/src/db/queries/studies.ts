@@ -91,12 +91,7 @@ export function setVersionState(
   );
 }
 
-/** Approved versions of open studies: what the aggregator must be able to open. */
-export function listOpenStudyVersions(db: SqliteDatabase): StudyVersionRow[] {
-  return (
-    statement(db, 
-        "SELECT v.* FROM study_versions v JOIN studies s ON s.id = v.study_id WHERE v.state = 'approved' AND s.status IN ('open','draft')",
-      )
-      .all() as RawVersion[]
-  ).map(toVersion);
+/** Every approved version, oldest first per study: what the aggregator may open, and whose retention it enforces. */
+export function listApprovedStudyVersions(db: SqliteDatabase): StudyVersionRow[] {
+  return (statement(db, "SELECT * FROM study_versions WHERE state = 'approved' ORDER BY study_id, version").all() as RawVersion[]).map(toVersion);
 }
