@@ -11,15 +11,17 @@ const ASSET_EXTENSION = /\.(?:png|jpe?g|gif|svg|webp|ico|bmp|tiff?|avif)$/i;
 const AT = String.raw`(?:\s*(?:\[at\]|\(at\)|\{at\})\s*|\s+at\s+)`;
 const DOT = String.raw`(?:\s*(?:\[dot\]|\(dot\)|\{dot\})\s*|\s+dot\s+|\.)`;
 const OBFUSCATED_EMAIL = new RegExp(String.raw`(?<![\w.+-])[\w.+-]+${AT}[\w-]+(?:${DOT}[\w-]+)*${DOT}[A-Za-z]{2,24}\b`, 'gi');
+// What every obfuscated address kept below contains: a bracketed at or dot, or a spoken dot.
+const OBFUSCATION = /\[(?:at|dot)\]|\((?:at|dot)\)|\{(?:at|dot)\}|\sdot\s/i;
 
 export const email: Detector = {
   id: 'email',
   version: 1,
   describes: 'email addresses (name@domain.tld, and spelled out as name [at] domain [dot] tld), except the git@ of SSH remotes',
-  mayMatch: (features, text) => features.at || features.brackets || text.includes(' dot '),
+  mayMatch: (features, text) => features.at || ((features.brackets || text.includes(' dot ')) && OBFUSCATION.test(text)),
   find(text, found) {
     // Plain " at " only counts with a spelled-out " dot ": `look at github.com` is prose.
-    if (/at[\])}\s]/i.test(text)) collect('email', OBFUSCATED_EMAIL, text, found, (match) => /[[({]|\sdot\s/i.test(match[0]));
+    if (OBFUSCATION.test(text) && /at[\])}\s]/i.test(text)) collect('email', OBFUSCATED_EMAIL, text, found, (match) => /[[({]|\sdot\s/i.test(match[0]));
     if (!text.includes('@')) return;
     collect('email', EMAIL, text, found, (match) => {
       const local = match[0].slice(0, match[0].indexOf('@'));
@@ -48,8 +50,8 @@ export const phone: Detector = {
   id: 'phone',
   version: 1,
   describes: 'phone numbers: international (+CC …), North American and national formats with a leading 0, and digit runs after words like "call me at"',
-  // Eight digits is the shortest number any of the patterns accepts.
-  mayMatch: (features) => features.digits >= 8,
+  // Eight digits is the shortest number any of the patterns accepts, all written in one run.
+  mayMatch: (features) => features.digits >= 8 && features.numberRuns.phoneDigits >= 8,
   find(text, found) {
     // Dates like 01-02-2024 have 8 digits; national numbers have at least 9.
     PHONE_PATTERNS.forEach((pattern, index) => {

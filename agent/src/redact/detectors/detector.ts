@@ -4,78 +4,180 @@ import type { DetectorId } from '@candor/shared/schemas/policy';
 export type Span = { detector: DetectorId; start: number; end: number };
 
 /**
+ * Where digits sit in a text: for each kind of number, the most digits (or separators) found
+ * in one unbroken run of the characters that kind of number is written with. A pattern's
+ * match lies inside one such run, so these bound what a detector can find far more tightly
+ * than a count over the whole line (a date and a time far apart are not a phone number).
+ */
+export type NumberRuns = {
+  /** Digits in a run of `0-9`, space and `-` (cards, SSNs). */
+  spacedDigits: number;
+  /** Digits in a run of `0-9`, whitespace and `+ ( ) . - /` (phone numbers). */
+  phoneDigits: number;
+  /** Characters other than space in a run of `A-Z`, `0-9` and space (IBANs). */
+  ibanCharacters: number;
+  /** Dots in a run of `0-9` and `.` (IPv4). */
+  dottedDots: number;
+  /** Colons in a run of hex digits, `:` and `.` (IPv6). */
+  hexColons: number;
+};
+
+/**
  * What one pass over a text's characters tells about it. Detectors use it as a cheap
  * necessary condition, so most text is ruled out without running a single pattern.
  */
-export type TextFeatures = {
-  digits: number;
+export class TextFeatures {
+  digits = 0;
   /** ASCII capitals, plus every non-ASCII character (which may be a capital). */
-  capitals: number;
-  /** Capitals followed by a lowercase letter (or any non-ASCII character): where a name can start. */
-  capitalised: number;
-  at: boolean;
-  colons: number;
-  dots: number;
+  capitals = 0;
+  /**
+   * Capitals followed by a lowercase letter (or any non-ASCII character) and preceded by
+   * whitespace, `:`, `,`, `-` or a non-ASCII character: where a name can start after a cue.
+   */
+  capitalised = 0;
+  at = false;
+  colons = 0;
+  dots = 0;
   /** Opening brackets of any kind. */
-  brackets: boolean;
-  /** Five or more dashes in a row (a PEM armour line). */
-  dashes: boolean;
+  brackets = false;
   /** The longest run of characters that keys and tokens are made of: A-Z a-z 0-9 + / _ - = . ~ */
-  longestRun: number;
-};
+  longestRun = 0;
+  readonly #text: string;
+  #numberRuns: NumberRuns | undefined;
 
-// Character classes of ASCII, as bits, so the scan below is one table lookup per character.
+  constructor(text: string) {
+    this.#text = text;
+  }
+
+  /** Computed on first use: only text with enough digits, dots or colons asks for it. */
+  get numberRuns(): NumberRuns {
+    this.#numberRuns ??= numberRunsOf(this.#text);
+    return this.#numberRuns;
+  }
+}
+
+// Character classes of ASCII, as bits, so the scans below are one table lookup per character.
 const DIGIT = 1;
 const CAPITAL = 2;
 const TOKEN_CHARACTER = 4;
 const LOWERCASE = 8;
+/** Whitespace, `:`, `,` or `-`: what may stand before a name (see names.ts). */
+const BEFORE_NAME = 16;
+/** `@`, `:`, `.` or an opening bracket: counted below. */
+const PUNCTUATION = 32;
+// Non-ASCII may be a capital, a lowercase letter or whitespace (names are not only ASCII).
+const NON_ASCII = CAPITAL | LOWERCASE | BEFORE_NAME;
 const ASCII_CLASSES = new Uint8Array(128);
 for (let code = 0; code < 128; code += 1) {
   const char = String.fromCharCode(code);
-  ASCII_CLASSES[code] = (/\d/.test(char) ? DIGIT : 0) | (/[A-Z]/.test(char) ? CAPITAL : 0) | (/[A-Za-z0-9+/_\-=.~]/.test(char) ? TOKEN_CHARACTER : 0) | (/[a-z]/.test(char) ? LOWERCASE : 0);
+  ASCII_CLASSES[code] =
+    (/\d/.test(char) ? DIGIT : 0) |
+    (/[A-Z]/.test(char) ? CAPITAL : 0) |
+    (/[A-Za-z0-9+/_\-=.~]/.test(char) ? TOKEN_CHARACTER : 0) |
+    (/[a-z]/.test(char) ? LOWERCASE : 0) |
+    (/[\s:,-]/.test(char) ? BEFORE_NAME : 0) |
+    (/[@:.([{]/.test(char) ? PUNCTUATION : 0);
 }
 
 export function featuresOf(text: string): TextFeatures {
+  const features = new TextFeatures(text);
   let digits = 0;
   let capitals = 0;
   let capitalised = 0;
-  let previousCapital = false;
-  let at = false;
-  let colons = 0;
-  let dots = 0;
-  let brackets = false;
-  let dashRun = 0;
-  let dashes = false;
+  // The classes of the two characters before this one; a name never starts the text.
+  let previous = 0;
+  let beforePrevious = 0;
   let run = 0;
   let longestRun = 0;
   for (let index = 0; index < text.length; index += 1) {
     const code = text.charCodeAt(index);
-    // Non-ASCII counts as both a capital and a lowercase letter: names are not only ASCII.
-    const classes = code < 128 ? (ASCII_CLASSES[code] ?? 0) : CAPITAL | LOWERCASE;
-    if ((classes & DIGIT) !== 0) digits += 1;
-    if (previousCapital && (classes & LOWERCASE) !== 0) capitalised += 1;
-    previousCapital = (classes & CAPITAL) !== 0;
-    if (previousCapital) capitals += 1;
-    if ((classes & TOKEN_CHARACTER) === 0) {
-      if (run > longestRun) longestRun = run;
-      run = 0;
-      if (code === 64) at = true;
-      else if (code === 58) colons += 1;
-      else if (code === 40 || code === 91 || code === 123) brackets = true;
-      dashRun = 0;
+    const classes = code < 128 ? (ASCII_CLASSES[code] ?? 0) : NON_ASCII;
+    digits += classes & DIGIT;
+    if ((classes & CAPITAL) !== 0) capitals += 1;
+    if ((classes & LOWERCASE) !== 0 && (previous & CAPITAL) !== 0 && (beforePrevious & BEFORE_NAME) !== 0) capitalised += 1;
+    beforePrevious = previous;
+    previous = classes;
+    if ((classes & TOKEN_CHARACTER) !== 0) {
+      run += 1;
+      if (code === 46) features.dots += 1;
       continue;
     }
-    run += 1;
-    if (code === 46) dots += 1;
-    if (code === 45) {
-      dashRun += 1;
-      if (dashRun >= 5) dashes = true;
-    } else {
-      dashRun = 0;
+    if (run > longestRun) longestRun = run;
+    run = 0;
+    if ((classes & PUNCTUATION) !== 0) {
+      if (code === 64) features.at = true;
+      else if (code === 58) features.colons += 1;
+      else features.brackets = true;
     }
   }
-  if (run > longestRun) longestRun = run;
-  return { digits, capitals, capitalised, at, colons, dots, brackets, dashes, longestRun };
+  features.digits = digits;
+  features.capitals = capitals;
+  features.capitalised = capitalised;
+  features.longestRun = run > longestRun ? run : longestRun;
+  return features;
+}
+
+// The runs NumberRuns measures, as bits of one more table.
+const SPACED = 1;
+const PHONE = 2;
+const IBAN = 4;
+const DOTTED = 8;
+const HEX = 16;
+const RUN_CLASSES = new Uint8Array(128);
+for (let code = 0; code < 128; code += 1) {
+  const char = String.fromCharCode(code);
+  RUN_CLASSES[code] =
+    (/[\d -]/.test(char) ? SPACED : 0) |
+    (/[\d\s+().\-/]/.test(char) ? PHONE : 0) |
+    (/[A-Z\d ]/.test(char) ? IBAN : 0) |
+    (/[\d.]/.test(char) ? DOTTED : 0) |
+    (/[\dA-Fa-f:.]/.test(char) ? HEX : 0);
+}
+// Non-ASCII whitespace (a no-break space) matches the `\s` in phone patterns.
+const NON_ASCII_RUN = PHONE;
+
+function numberRunsOf(text: string): NumberRuns {
+  const most: NumberRuns = { spacedDigits: 0, phoneDigits: 0, ibanCharacters: 0, dottedDots: 0, hexColons: 0 };
+  let spacedDigits = 0;
+  let phoneDigits = 0;
+  let ibanCharacters = 0;
+  let dottedDots = 0;
+  let hexColons = 0;
+  for (let index = 0; index <= text.length; index += 1) {
+    // One step past the end closes every open run.
+    const code = index < text.length ? text.charCodeAt(index) : 0;
+    const classes = code < 128 ? (RUN_CLASSES[code] ?? 0) : NON_ASCII_RUN;
+    const digit = code >= 48 && code <= 57 ? 1 : 0;
+    if ((classes & SPACED) !== 0) spacedDigits += digit;
+    else {
+      if (spacedDigits > most.spacedDigits) most.spacedDigits = spacedDigits;
+      spacedDigits = 0;
+    }
+    if ((classes & PHONE) !== 0) phoneDigits += digit;
+    else {
+      if (phoneDigits > most.phoneDigits) most.phoneDigits = phoneDigits;
+      phoneDigits = 0;
+    }
+    if ((classes & IBAN) !== 0) {
+      if (code !== 32) ibanCharacters += 1;
+    } else {
+      if (ibanCharacters > most.ibanCharacters) most.ibanCharacters = ibanCharacters;
+      ibanCharacters = 0;
+    }
+    if ((classes & DOTTED) !== 0) {
+      if (code === 46) dottedDots += 1;
+    } else {
+      if (dottedDots > most.dottedDots) most.dottedDots = dottedDots;
+      dottedDots = 0;
+    }
+    if ((classes & HEX) !== 0) {
+      if (code === 58) hexColons += 1;
+    } else {
+      if (hexColons > most.hexColons) most.hexColons = hexColons;
+      hexColons = 0;
+    }
+  }
+  return most;
 }
 
 /**

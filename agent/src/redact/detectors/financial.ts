@@ -24,7 +24,7 @@ export const paymentCard: Detector = {
   id: 'payment-card',
   version: 1,
   describes: 'payment card numbers: 13 to 19 digits, spaced or not, with a card issuer prefix and a valid Luhn checksum',
-  mayMatch: (features) => features.digits >= 13,
+  mayMatch: (features) => features.digits >= 13 && features.numberRuns.spacedDigits >= 13,
   find(text, found) {
     collect('payment-card', CARD, text, found, (match) => {
       const digits = digitsOf(match[0]);
@@ -41,7 +41,7 @@ export const usSsn: Detector = {
   id: 'us-ssn',
   version: 1,
   describes: 'US social security numbers written 123-45-6789 or 123 45 6789, and nine digits after "SSN"',
-  mayMatch: (features) => features.digits >= 9,
+  mayMatch: (features) => features.digits >= 9 && features.numberRuns.spacedDigits >= 9,
   find(text, found) {
     collect('us-ssn', SSN, text, found);
     collect('us-ssn', SSN_CUE, text, found, () => true, 1);
@@ -68,7 +68,7 @@ export const iban: Detector = {
   version: 1,
   describes: 'international bank account numbers (IBAN), spaced or not, with a valid mod-97 checksum',
   // The shortest IBAN (Norway, 15 characters) has 13 digits; no country has fewer than 8.
-  mayMatch: (features) => features.digits >= 8 && features.capitals >= 2,
+  mayMatch: (features) => features.digits >= 8 && features.capitals >= 2 && features.numberRuns.ibanCharacters >= 15,
   find(text, found) {
     collect('iban', IBAN, text, found, (match) => {
       const compact = match[0].replace(/ /g, '');

@@ -25,10 +25,10 @@ export const ipAddress: Detector = {
   id: 'ip-address',
   version: 1,
   describes: 'IPv4 and IPv6 addresses, except loopback and the unspecified address',
-  mayMatch: (features) => (features.dots >= 3 && features.digits >= 4) || features.colons >= 2,
-  find(text, found) {
-    if (text.includes('.')) collect('ip-address', IPV4, text, found, (match) => !NOT_IDENTIFYING.has(match[0]));
-    if (text.includes(':')) {
+  mayMatch: (features) => (features.dots >= 3 && features.digits >= 4 && features.numberRuns.dottedDots >= 3) || (features.colons >= 2 && features.numberRuns.hexColons >= 2),
+  find(text, found, features) {
+    if (features.numberRuns.dottedDots >= 3) collect('ip-address', IPV4, text, found, (match) => !NOT_IDENTIFYING.has(match[0]));
+    if (features.numberRuns.hexColons >= 2) {
       collect('ip-address', IPV6_CANDIDATE, text, found, (match) => !NOT_IDENTIFYING.has(match[0]) && ipv6Valid(match[0]));
     }
   },

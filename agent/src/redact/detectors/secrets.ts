@@ -101,9 +101,9 @@ export const secret: Detector = {
   version: 1,
   describes:
     'secrets: AWS, Google, Azure, GitHub, GitLab, Slack, OpenAI, Anthropic, Stripe, npm, PyPI and Hugging Face key formats, JWTs, PEM private keys, values after password=/secret=/token= and "my password is", bearer tokens, and long generated-looking values',
-  mayMatch: (features, text) => features.longestRun >= 15 || features.dashes || KEYWORDS.test(text),
+  mayMatch: (features, text) => features.longestRun >= 15 || text.includes('-----') || KEYWORDS.test(text),
   find(text, found, features) {
-    const longValue = features.longestRun >= 15 || features.dashes;
+    const longValue = features.longestRun >= 15 || text.includes('-----');
     if (longValue) collect('secret', ANY_KNOWN_FORMAT, text, found);
     if (KEYWORDS.test(text)) {
       if (LABEL_WORDS.test(text)) findLabelled(text, found);
