@@ -106,15 +106,16 @@ describe('the daemon killed with SIGKILL', () => {
     await kill(first);
 
     // With a server: the batch is stored there, and the daemon dies before hearing so.
-    let killedMidUpload: Promise<void> | undefined;
-    let second: Daemon | undefined;
+    // The daemon may upload before it answers its first ping, so the hook kills the process itself.
+    let killedMidUpload = false;
     contract.onStored(() => {
-      if (second) killedMidUpload = kill(second);
+      killedMidUpload = true;
+      for (const child of children) child.kill('SIGKILL');
       return 'drop-answer';
     });
-    second = await startDaemonProcess(true);
-    await waitFor(() => killedMidUpload !== undefined, 'an upload to reach the server', 20_000);
-    await killedMidUpload;
+    const second = await startDaemonProcess(true).catch(() => null);
+    await waitFor(() => killedMidUpload && children.size === 0, 'an upload to reach the server and the daemon to die', 20_000);
+    second?.client.close();
     contract.onStored(null);
     expect(contract.received).toHaveLength(1);
 
