@@ -1,12 +1,13 @@
 /**
  * Which application has the keyboard: on X11, the window holding the input focus
- * (XGetInputFocus, through `xdotool getwindowfocus`, which climbs to the client window), then
- * its WM_CLASS and title (through `xprop`). The input focus, not _NET_ACTIVE_WINDOW, because
- * keystrokes go where the focus is, and without a window manager there is no active window.
- * Elsewhere (Wayland, macOS, Windows) there is no resolver yet, and the reason is reported.
+ * (GetInputFocus, climbing to the nearest window that has a WM_CLASS, as xdotool does), then
+ * its WM_CLASS and title, over one X connection the resolver keeps open (./x11.ts). The input
+ * focus, not _NET_ACTIVE_WINDOW, because keystrokes go where the focus is, and without a
+ * window manager there is no active window. Elsewhere (Wayland, macOS, Windows) there is no
+ * resolver yet, and the reason is reported.
  */
-import { execFile, execFileSync } from 'node:child_process';
 import type { AppContext } from '../capture/events.ts';
+import { connectX11, getInputFocus, getProperty, internAtom, localDisplayNumber, propertyBytes, queryTree, type XConnection } from './x11.ts';
 
 export type ForegroundResolver = {
   /** Why the foreground app cannot be resolved on this machine, or null when it can. */
@@ -21,76 +22,114 @@ export type ForegroundResolver = {
   readonly switches: number;
 };
 
-const LOOKUP_TIMEOUT_MS = 2000;
+// Predefined atoms (X11 protocol, appendix B).
+const WM_NAME = 39;
+const WM_CLASS = 67;
+/** A focus window nested deeper than this under its client window is not looked for. */
+const MAX_CLIMB = 16;
 
-function run(command: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<string | null> {
-  return new Promise((resolve) => {
-    execFile(command, args, { env, timeout: LOOKUP_TIMEOUT_MS, encoding: 'utf8' }, (error, stdout) => {
-      resolve(error ? null : stdout);
-    });
-  });
+/** `instance\0class\0` → the class part (the instance when there is only one). */
+export function windowClassOf(bytes: Buffer): string | null {
+  const parts = bytes.toString('latin1').split('\0').filter((part) => part !== '');
+  return parts.at(1) ?? parts.at(0) ?? null;
 }
 
-function hasCommand(command: string, env: NodeJS.ProcessEnv): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${command}`], { env, stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
+/**
+ * A legacy WM_NAME: STRING is Latin-1; COMPOUND_TEXT (what xterm sets) is Latin-1 with UTF-8
+ * runs between ESC % G and ESC % @. Other charset switches are dropped: titles only feed the
+ * sensitive-window checks, which look for ASCII words.
+ */
+export function decodeLegacyTitle(bytes: Buffer): string {
+  let text = '';
+  let utf8 = false;
+  let start = 0;
+  const flush = (end: number): void => {
+    text += bytes.subarray(start, end).toString(utf8 ? 'utf8' : 'latin1');
+  };
+  for (let index = 0; index < bytes.length; index += 1) {
+    if (bytes[index] !== 0x1b) continue;
+    flush(index);
+    let end = index + 1;
+    while (end < bytes.length && (bytes[end] ?? 0) >= 0x20 && (bytes[end] ?? 0) <= 0x2f) end += 1;
+    const sequence = bytes.subarray(index + 1, end + 1).toString('latin1');
+    if (sequence === '%G') utf8 = true;
+    else if (sequence === '%@') utf8 = false;
+    index = end;
+    start = end + 1;
   }
+  flush(bytes.length);
+  return text;
 }
 
-/** `WM_CLASS = "xterm", "KeePassXC"` → class part; `_NET_WM_NAME = "title"` → title. */
-export function parseXprop(output: string): { windowClass: string | null; windowTitle: string | null } {
-  const quoted = (line: string | undefined): string[] => [...(line ?? '').matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((match) => (match[1] ?? '').replace(/\\(.)/g, '$1'));
-  const lines = output.split('\n');
-  const classes = quoted(lines.find((line) => line.startsWith('WM_CLASS')));
-  const title = quoted(lines.find((line) => line.startsWith('_NET_WM_NAME'))).at(0) ?? quoted(lines.find((line) => line.startsWith('WM_NAME'))).at(0);
-  return { windowClass: classes.at(1) ?? classes.at(0) ?? null, windowTitle: title ?? null };
+type Lookup = { connection: XConnection; netWmName: number };
+
+async function lookUp({ connection, netWmName }: Lookup): Promise<{ windowClass: string | null; windowTitle: string | null }> {
+  const unknown = { windowClass: null, windowTitle: null };
+  const focus = await connection.request(getInputFocus());
+  let window = focus ? focus.readUInt32LE(8) : 0;
+  // 0 is None and 1 is PointerRoot: nobody in particular has the keyboard.
+  for (let depth = 0; window > 1 && window !== connection.screen.root && depth < MAX_CLIMB; depth += 1) {
+    const classBytes = propertyBytes(await connection.request(getProperty(window, WM_CLASS)));
+    if (classBytes) {
+      const utf8Title = netWmName === 0 ? null : propertyBytes(await connection.request(getProperty(window, netWmName)));
+      const legacy = utf8Title ? null : propertyBytes(await connection.request(getProperty(window, WM_NAME)));
+      const windowTitle = utf8Title ? utf8Title.toString('utf8') : legacy ? decodeLegacyTitle(legacy) : null;
+      return { windowClass: windowClassOf(classBytes), windowTitle };
+    }
+    const tree = await connection.request(queryTree(window));
+    window = tree ? tree.readUInt32LE(12) : 0;
+  }
+  return unknown;
 }
 
-/** The resolver for this machine: X11 when a display is reachable, otherwise an honest refusal. */
+/** The resolver for this machine: X11 when a local display is named, otherwise an honest refusal. */
 export function createForegroundResolver(env: NodeJS.ProcessEnv = process.env): ForegroundResolver {
   const reason = unavailableReasonFor(env);
-  const unknown = { windowClass: null, windowTitle: null, screen: { width: 0, height: 0 } };
-  if (reason !== null) return { unavailableReason: reason, resolve: () => Promise.resolve(unknown), switches: 0 };
-  let screen: AppContext['screen'] | undefined;
+  const nothing = { windowClass: null, windowTitle: null, screen: { width: 0, height: 0 } };
+  if (reason !== null) return { unavailableReason: reason, resolve: () => Promise.resolve(nothing), switches: 0 };
+  const display = env.DISPLAY ?? '';
   let switches = 0;
   let last: AppContext | undefined;
-  const seen = (context: AppContext): AppContext => {
-    if (last && (last.windowClass !== context.windowClass || last.windowTitle !== context.windowTitle)) switches += 1;
-    last = context;
-    return context;
+  let lookup: Promise<Lookup | null> | null = null;
+
+  // One connection, opened on first use and again after the server went away.
+  const connected = (): Promise<Lookup | null> => {
+    lookup ??= connectX11(display, env).then(
+      async (connection) => {
+        const atom = await connection.request(internAtom('_NET_WM_NAME'));
+        return { connection, netWmName: atom ? atom.readUInt32LE(8) : 0 };
+      },
+      () => null,
+    );
+    return lookup;
   };
+
   return {
     unavailableReason: null,
     get switches() {
       return switches;
     },
-    resolve: async () => seen(await lookUp()),
-  };
-
-  async function lookUp(): Promise<AppContext> {
-    {
-      if (!screen) {
-        const geometry = (await run('xdotool', ['getdisplaygeometry'], env))?.trim().split(/\s+/).map(Number) ?? [];
-        screen = { width: geometry[0] ?? 0, height: geometry[1] ?? 0 };
+    async resolve() {
+      const current = await connected();
+      if (!current || current.connection.closed) {
+        lookup = null;
+        return nothing;
       }
-      const window = (await run('xdotool', ['getwindowfocus'], env))?.trim();
-      if (window === undefined || !/^\d+$/.test(window)) return { ...unknown, screen };
-      const properties = await run('xprop', ['-notype', '-id', window, 'WM_CLASS', '_NET_WM_NAME', 'WM_NAME'], env);
-      return properties === null ? { ...unknown, screen } : { ...parseXprop(properties), screen };
-    }
-  }
+      const { width, height } = current.connection.screen;
+      const context = { ...(await lookUp(current)), screen: { width, height } };
+      if (last && (last.windowClass !== context.windowClass || last.windowTitle !== context.windowTitle)) switches += 1;
+      last = context;
+      return context;
+    },
+  };
 }
 
 function unavailableReasonFor(env: NodeJS.ProcessEnv): string | null {
   if (process.platform !== 'linux') return `no foreground-application resolver for ${process.platform} yet`;
-  if (env.DISPLAY === undefined || env.DISPLAY === '') {
+  const display = env.DISPLAY;
+  if (display === undefined || display === '') {
     return env.WAYLAND_DISPLAY ? 'Wayland does not tell applications which window has the keyboard' : 'no X display (DISPLAY is not set)';
   }
-  for (const command of ['xdotool', 'xprop']) {
-    if (!hasCommand(command, env)) return `${command} is not installed (Debian: apt install ${command === 'xprop' ? 'x11-utils' : 'xdotool'})`;
-  }
+  if (localDisplayNumber(display) === null) return 'only a local X display is supported (DISPLAY names a remote one)';
   return null;
 }
