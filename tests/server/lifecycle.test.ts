@@ -68,6 +68,10 @@ describe('consent receipts', () => {
     expect((await world.as(undefined, 'POST', '/api/v1/consent-receipts', { receipt: wider })).statusCode).toBe(400);
     const forged = { ...consentReceiptFor(device, study), integrity: { ...receipt.integrity, participant: { ...receipt.integrity.participant, signature: receipt.integrity.participant.signature.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')) }, server: null } };
     expect((await world.as(undefined, 'POST', '/api/v1/consent-receipts', { receipt: forged })).statusCode).toBe(400);
+    const heldBack = consentReceiptFor(device, study, 'given', undefined, new Date(Date.now() - 3_600_000).toISOString());
+    const refused = await world.as(undefined, 'POST', '/api/v1/consent-receipts', { receipt: heldBack });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json<{ error: { message: string } }>().error.message).toContain('older than the last');
     // The participant sees their device and the countersigned receipt; nobody else's.
     const mine = (await world.as(pat, 'GET', '/api/v1/me/participation')).json<{ devices: { deviceKeyId: string; receipts: ConsentReceipt[] }[] }>();
     expect(mine.devices.map((entry) => entry.deviceKeyId)).toEqual([device.pair.keyId]);

@@ -182,7 +182,13 @@ export async function createWorld(overrides: Partial<ServerConfig> = {}): Promis
 }
 
 /** A consent receipt as the agent makes it, signed by the device key. */
-export function consentReceiptFor(device: Device, study: StudyVersion, state: 'given' | 'withdrawn' = 'given', validUntil = new Date(Date.now() + 30 * 86_400_000).toISOString()): ConsentReceipt {
+export function consentReceiptFor(
+  device: Device,
+  study: StudyVersion,
+  state: 'given' | 'withdrawn' = 'given',
+  validUntil = new Date(Date.now() + 30 * 86_400_000).toISOString(),
+  consentTimestamp = new Date().toISOString(),
+): ConsentReceipt {
   return signReceiptAsParticipant(
     {
       header: {
@@ -190,7 +196,7 @@ export function consentReceiptFor(device: Device, study: StudyVersion, state: 'g
         receiptId: crypto.randomUUID(),
         jurisdiction: 'EU',
         language: 'en',
-        consentTimestamp: new Date().toISOString(),
+        consentTimestamp,
         collectionMethod: `tray consent window, study v${study.version}`,
         principalId: device.pseudonym,
       },

@@ -109,6 +109,11 @@ export const DEVICE_ROUTES = [
       if (scope.scopeHash !== canonicalHash(captureScopeOf(studyVersion))) throw new HttpError('consent.invalid', 'the receipt covers another scope');
       const aggregatorKey = services.store.aggregator.available() ? services.store.aggregator.currentStudyKey(scope.studyId) : undefined;
       if (aggregatorKey?.keyId !== receipt.parties.aggregatorKeyId) throw new HttpError('consent.invalid', 'the receipt names another aggregator key');
+      // The newest receipt decides; one signed before it (held back and sent later) must not overturn it.
+      const latest = services.store.latestConsent({ deviceKeyId: device.keyId, studyId: scope.studyId });
+      if (latest && Date.parse(parseUnknown(ConsentReceipt, JSON.parse(latest.receipt) as unknown, 'stored receipt').header.consentTimestamp) > Date.parse(receipt.header.consentTimestamp)) {
+        throw new HttpError('consent.invalid', 'the receipt is older than the last one received');
+      }
       const countersigned = countersignReceipt(receipt, services.serverKeys().current);
       const now = services.now();
       services.store.transaction(() => {
