@@ -60,3 +60,19 @@ describe('keys rotate', () => {
     expect(result.stderr).toContain('--which must be server or aggregator');
   });
 });
+
+describe('user add', () => {
+  it('adds a person with one role who can then sign in, and refuses a taken name or an unknown role', async () => {
+    const env = { ...process.env, CANDOR_NEW_PASSWORD: 'a password from the operator' };
+    const added = spawnSync(process.execPath, ['--import', 'tsx', CLI, 'user', 'add', '--username', 'olga', '--role', 'privacy_reviewer', '--db', world.files.apiDb], { encoding: 'utf8', env });
+    expect(added.status).toBe(0);
+    expect(added.stdout).toContain('added olga as privacy_reviewer');
+    expect(added.stdout).not.toContain('a password from the operator');
+    const signIn = await world.app.inject({ method: 'POST', url: '/api/v1/auth/sign-in', payload: { username: 'olga', password: 'a password from the operator' } });
+    expect(signIn.statusCode).toBe(200);
+    expect(signIn.json<{ user: { grants: { role: string; studyId: string | null }[] } }>().user.grants).toEqual([expect.objectContaining({ role: 'privacy_reviewer', studyId: null })]);
+    const again = spawnSync(process.execPath, ['--import', 'tsx', CLI, 'user', 'add', '--username', 'olga', '--role', 'admin', '--db', world.files.apiDb], { encoding: 'utf8', env });
+    expect(again.status).toBe(1);
+    expect(cli('user', 'add', '--username', 'pete', '--role', 'superuser', '--db', world.files.apiDb).status).toBe(2);
+  });
+});
