@@ -1,6 +1,6 @@
 /** Pairing a device key with a participant's account, and consent receipts countersigned by the server. */
 import { z } from 'zod';
-import { canonicalHash, contentHash, fromBase64Url, keyIdOf, randomBytes, randomId, toBase64Url } from '@candor/shared/crypto';
+import { canonicalHash, contentHash, fromBase64Url, keyIdOf, randomBytes, toBase64Url } from '@candor/shared/crypto';
 import { countersignReceipt, verifyParticipantSignature } from '@candor/shared/consent';
 import { ConsentReceipt, Pseudonym } from '@candor/shared/schemas/consent';
 import { personIdOf } from '../../auth/permissions.ts';
@@ -130,7 +130,7 @@ export const DEVICE_ROUTES = [
         if (!stored) throw new HttpError('conflict', 'this receipt was already received');
         appendAudit(
           services.store,
-          { actor: device.keyId, action: `consent.${receipt.event.state}`, studyId: scope.studyId, target: randomId(), reason: 'consent receipt', outcome: 'done' },
+          { actor: device.keyId, action: `consent.${receipt.event.state}`, studyId: scope.studyId, target: receipt.header.receiptId, reason: 'consent receipt', outcome: 'done' },
           now,
         );
       });
