@@ -54,9 +54,9 @@ async function start(args: string[]): Promise<number> {
   await assertPasswordHashingWorks();
   const store = openApiStore(paths);
   if (values.demo === true) {
-    for (const { username, password } of await seedDemo(store, new URL('../../../seeds/studies/coding-practice.v1.json', import.meta.url))) {
-      say(`demo account ${username}: password ${password}`);
-    }
+    const created = await seedDemo(store, new URL('../../../seeds/studies/coding-practice.v1.json', import.meta.url));
+    for (const { username, password } of created) say(`demo account ${username}: password ${password}`);
+    if (created.length === 0) say(`demo accounts exist in ${paths.apiDb}; their passwords were shown at the first start (delete that folder to start over)`);
   }
   let serverKeys = loadOrCreateServerKeys(paths.serverKeyFile);
   const app = await buildServer({
