@@ -1,4 +1,4 @@
-import { collect, digitsOf, type Detector } from './detector.ts';
+import { collect, type Detector } from './detector.ts';
 
 // Local part, then a domain with at least one dot and an alphabetic top-level label.
 const EMAIL = /(?<![\w.%+-])[\w.%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![\w-])/g;
@@ -30,21 +30,26 @@ export const email: Detector = {
   },
 };
 
-const PHONE_PATTERNS = [
-  // International: +CC then groups, optionally with a (0) or an area code in parentheses.
-  /(?<![\w+])\+[1-9]\d{0,2}(?:[ .\-/]?\(?\d{1,5}\)?){1,6}(?![\w])/g,
-  // North American: (555) 123-4567, 555-123-4567, 555.123.4567.
-  /(?<![\w-])(?:\(\d{3}\)\s?|\d{3}[-.])\d{3}[-.]\d{4}(?![\w-])/g,
-  // National trunk prefix 0 with grouped digits: 020 7946 0958, 06 12 34 56 78, 0171-1234567.
-  /(?<![\w.\-:/])0\d{1,4}(?:[ \-/]\d{2,8}){1,4}(?![\w.\-:/])/g,
-];
+// International: +CC then groups, optionally with a (0) or an area code in parentheses.
+const INTERNATIONAL = /(?<![\w+])\+[1-9]\d{0,2}(?:[ .\-/]?\(?\d{1,5}\)?){1,6}(?![\w])/g;
+// North American: (555) 123-4567, 555-123-4567, 555.123.4567.
+const NORTH_AMERICAN = /(?<![\w-])(?:\(\d{3}\)\s?|\d{3}[-.])\d{3}[-.]\d{4}(?![\w-])/g;
+// National trunk prefix 0 with grouped digits: 020 7946 0958, 06 12 34 56 78, 0171-1234567.
+const NATIONAL = /(?<![\w.\-:/])0\d{1,4}(?:[ \-/]\d{2,8}){1,4}(?![\w.\-:/])/g;
 // A bare run of digits is a phone number only when the words before it say so.
 const PHONE_CUE = /\b(?:phone|tel|(?:my )?number is|nummer|numéro|telephone|mobile|cell|call(?: me)?(?: at| on)?|whatsapp|sms|text me(?: at| on)?|fax|ring me(?: on)?)\b[\s:.#-]{0,4}(\+?\d[\d ().-]{5,20}\d)/gi;
 
 function phoneDigitsPlausible(value: string, min = 8): boolean {
-  const digits = digitsOf(value).length;
+  let digits = 0;
+  for (let index = 0; index < value.length; index += 1) {
+    const code = value.charCodeAt(index);
+    if (code >= 48 && code <= 57) digits += 1;
+  }
   return digits >= min && digits <= 15;
 }
+const eightToFifteenDigits = (match: RegExpExecArray) => phoneDigitsPlausible(match[0]);
+// Dates like 01-02-2024 have 8 digits; national numbers have at least 9.
+const nineToFifteenDigits = (match: RegExpExecArray) => phoneDigitsPlausible(match[0], 9);
 
 export const phone: Detector = {
   id: 'phone',
@@ -53,10 +58,10 @@ export const phone: Detector = {
   // Eight digits is the shortest number any of the patterns accepts, all written in one run.
   mayMatch: (features) => features.digits >= 8 && features.numberRuns.phoneDigits >= 8,
   find(text, found) {
-    // Dates like 01-02-2024 have 8 digits; national numbers have at least 9.
-    PHONE_PATTERNS.forEach((pattern, index) => {
-      collect('phone', pattern, text, found, (match) => phoneDigitsPlausible(match[0], index === 2 ? 9 : 8));
-    });
+    // Each pattern only where the character it cannot do without is present.
+    if (text.includes('+')) collect('phone', INTERNATIONAL, text, found, eightToFifteenDigits);
+    if (text.includes('-') || text.includes('.')) collect('phone', NORTH_AMERICAN, text, found, eightToFifteenDigits);
+    if (text.includes('0')) collect('phone', NATIONAL, text, found, nineToFifteenDigits);
     collect('phone', PHONE_CUE, text, found, (match) => phoneDigitsPlausible(match[1] ?? ''), 1);
   },
 };

@@ -63,11 +63,14 @@ const TOKEN_CHARACTER = 4;
 const LOWERCASE = 8;
 /** Whitespace, `:`, `,` or `-`: what may stand before a name (see names.ts). */
 const BEFORE_NAME = 16;
-/** `@`, `:`, `.` or an opening bracket: counted below. */
-const PUNCTUATION = 32;
+const COLON = 32;
+const DOT = 64;
+const AT = 128;
+/** `(`, `[` or `{`. */
+const BRACKET = 256;
 // Non-ASCII may be a capital, a lowercase letter or whitespace (names are not only ASCII).
 const NON_ASCII = CAPITAL | LOWERCASE | BEFORE_NAME;
-const ASCII_CLASSES = new Uint8Array(128);
+const ASCII_CLASSES = new Uint16Array(128);
 for (let code = 0; code < 128; code += 1) {
   const char = String.fromCharCode(code);
   ASCII_CLASSES[code] =
@@ -76,53 +79,62 @@ for (let code = 0; code < 128; code += 1) {
     (/[A-Za-z0-9+/_\-=.~]/.test(char) ? TOKEN_CHARACTER : 0) |
     (/[a-z]/.test(char) ? LOWERCASE : 0) |
     (/[\s:,-]/.test(char) ? BEFORE_NAME : 0) |
-    (/[@:.([{]/.test(char) ? PUNCTUATION : 0);
+    (char === ':' ? COLON : 0) |
+    (char === '.' ? DOT : 0) |
+    (char === '@' ? AT : 0) |
+    (/[([{]/.test(char) ? BRACKET : 0);
 }
 
 export function featuresOf(text: string): TextFeatures {
-  const features = new TextFeatures(text);
   let digits = 0;
   let capitals = 0;
   let capitalised = 0;
+  let colons = 0;
+  let dots = 0;
+  let seen = 0;
   // The classes of the two characters before this one; a name never starts the text.
   let previous = 0;
   let beforePrevious = 0;
   let run = 0;
   let longestRun = 0;
+  // Counts and runs without branches (`& -bit` keeps or zeroes): which way a branch on
+  // the next character goes is not predictable, and every text pays for this loop.
   for (let index = 0; index < text.length; index += 1) {
     const code = text.charCodeAt(index);
     const classes = code < 128 ? (ASCII_CLASSES[code] ?? 0) : NON_ASCII;
+    seen |= classes;
     digits += classes & DIGIT;
-    if ((classes & CAPITAL) !== 0) capitals += 1;
-    if ((classes & LOWERCASE) !== 0 && (previous & CAPITAL) !== 0 && (beforePrevious & BEFORE_NAME) !== 0) capitalised += 1;
+    capitals += (classes >> 1) & 1;
+    capitalised += (classes >> 3) & (previous >> 1) & (beforePrevious >> 4) & 1;
+    colons += (classes >> 5) & 1;
+    dots += (classes >> 6) & 1;
+    run = (run + 1) & -((classes >> 2) & 1);
+    longestRun = longestRun > run ? longestRun : run;
     beforePrevious = previous;
     previous = classes;
-    if ((classes & TOKEN_CHARACTER) !== 0) {
-      run += 1;
-      if (code === 46) features.dots += 1;
-      continue;
-    }
-    if (run > longestRun) longestRun = run;
-    run = 0;
-    if ((classes & PUNCTUATION) !== 0) {
-      if (code === 64) features.at = true;
-      else if (code === 58) features.colons += 1;
-      else features.brackets = true;
-    }
   }
+  const features = new TextFeatures(text);
   features.digits = digits;
   features.capitals = capitals;
   features.capitalised = capitalised;
-  features.longestRun = run > longestRun ? run : longestRun;
+  features.at = (seen & AT) !== 0;
+  features.colons = colons;
+  features.dots = dots;
+  features.brackets = (seen & BRACKET) !== 0;
+  features.longestRun = longestRun;
   return features;
 }
 
-// The runs NumberRuns measures, as bits of one more table.
+// What NumberRuns counts, as bits of one more table: which runs a character continues
+// (the low five bits) and what it adds to them (the high three).
 const SPACED = 1;
 const PHONE = 2;
 const IBAN = 4;
 const DOTTED = 8;
 const HEX = 16;
+const IS_DIGIT = 32;
+const IS_DOT = 64;
+const IS_COLON = 128;
 const RUN_CLASSES = new Uint8Array(128);
 for (let code = 0; code < 128; code += 1) {
   const char = String.fromCharCode(code);
@@ -131,53 +143,42 @@ for (let code = 0; code < 128; code += 1) {
     (/[\d\s+().\-/]/.test(char) ? PHONE : 0) |
     (/[A-Z\d ]/.test(char) ? IBAN : 0) |
     (/[\d.]/.test(char) ? DOTTED : 0) |
-    (/[\dA-Fa-f:.]/.test(char) ? HEX : 0);
+    (/[\dA-Fa-f:.]/.test(char) ? HEX : 0) |
+    (/\d/.test(char) ? IS_DIGIT : 0) |
+    (char === '.' ? IS_DOT : 0) |
+    (char === ':' ? IS_COLON : 0);
 }
 // Non-ASCII whitespace (a no-break space) matches the `\s` in phone patterns.
 const NON_ASCII_RUN = PHONE;
 
 function numberRunsOf(text: string): NumberRuns {
-  const most: NumberRuns = { spacedDigits: 0, phoneDigits: 0, ibanCharacters: 0, dottedDots: 0, hexColons: 0 };
   let spacedDigits = 0;
   let phoneDigits = 0;
   let ibanCharacters = 0;
   let dottedDots = 0;
   let hexColons = 0;
-  for (let index = 0; index <= text.length; index += 1) {
-    // One step past the end closes every open run.
-    const code = index < text.length ? text.charCodeAt(index) : 0;
+  let mostSpaced = 0;
+  let mostPhone = 0;
+  let mostIban = 0;
+  let mostDotted = 0;
+  let mostHex = 0;
+  for (let index = 0; index < text.length; index += 1) {
+    const code = text.charCodeAt(index);
     const classes = code < 128 ? (RUN_CLASSES[code] ?? 0) : NON_ASCII_RUN;
-    const digit = code >= 48 && code <= 57 ? 1 : 0;
-    if ((classes & SPACED) !== 0) spacedDigits += digit;
-    else {
-      if (spacedDigits > most.spacedDigits) most.spacedDigits = spacedDigits;
-      spacedDigits = 0;
-    }
-    if ((classes & PHONE) !== 0) phoneDigits += digit;
-    else {
-      if (phoneDigits > most.phoneDigits) most.phoneDigits = phoneDigits;
-      phoneDigits = 0;
-    }
-    if ((classes & IBAN) !== 0) {
-      if (code !== 32) ibanCharacters += 1;
-    } else {
-      if (ibanCharacters > most.ibanCharacters) most.ibanCharacters = ibanCharacters;
-      ibanCharacters = 0;
-    }
-    if ((classes & DOTTED) !== 0) {
-      if (code === 46) dottedDots += 1;
-    } else {
-      if (dottedDots > most.dottedDots) most.dottedDots = dottedDots;
-      dottedDots = 0;
-    }
-    if ((classes & HEX) !== 0) {
-      if (code === 58) hexColons += 1;
-    } else {
-      if (hexColons > most.hexColons) most.hexColons = hexColons;
-      hexColons = 0;
-    }
+    // Without branches: `& -bit` keeps a count while the character continues its run and
+    // zeroes it otherwise (most characters end every run, unpredictably).
+    spacedDigits = (spacedDigits + ((classes >> 5) & 1)) & -(classes & SPACED);
+    phoneDigits = (phoneDigits + ((classes >> 5) & 1)) & -((classes >> 1) & 1);
+    ibanCharacters = (ibanCharacters + (code === 32 ? 0 : 1)) & -((classes >> 2) & 1);
+    dottedDots = (dottedDots + ((classes >> 6) & 1)) & -((classes >> 3) & 1);
+    hexColons = (hexColons + (classes >> 7)) & -((classes >> 4) & 1);
+    mostSpaced = mostSpaced > spacedDigits ? mostSpaced : spacedDigits;
+    mostPhone = mostPhone > phoneDigits ? mostPhone : phoneDigits;
+    mostIban = mostIban > ibanCharacters ? mostIban : ibanCharacters;
+    mostDotted = mostDotted > dottedDots ? mostDotted : dottedDots;
+    mostHex = mostHex > hexColons ? mostHex : hexColons;
   }
-  return most;
+  return { spacedDigits: mostSpaced, phoneDigits: mostPhone, ibanCharacters: mostIban, dottedDots: mostDotted, hexColons: mostHex };
 }
 
 /**
@@ -195,13 +196,15 @@ export type Detector = {
   find(text: string, found: Span[], features: TextFeatures): void;
 };
 
+const acceptAll = () => true;
+
 /** Runs a global regex over `text` and records every match that `accept` keeps. */
 export function collect(
   detector: DetectorId,
   pattern: RegExp,
   text: string,
   found: Span[],
-  accept: (match: RegExpExecArray) => boolean = () => true,
+  accept: (match: RegExpExecArray) => boolean = acceptAll,
   group = 0,
 ): void {
   pattern.lastIndex = 0;

@@ -11,8 +11,11 @@ function anyCase(alternatives: string): string {
   });
 }
 
-function context(source: string): RegExp {
-  return new RegExp(source, 'gmu');
+/** A context pattern, and text it cannot match without, so most lines skip most patterns. */
+type Context = { pattern: RegExp; needs: string[] };
+
+function context(source: string, needs: string[] = []): Context {
+  return { pattern: new RegExp(source, 'gmu'), needs };
 }
 
 const WORD = String.raw`\p{Lu}\p{Ll}+(?:[-'’]\p{Lu}?\p{Ll}+)*`;
@@ -23,18 +26,19 @@ const NAME = String.raw`${WORD}(?:[ ](?:(?:van|von|de|da|di|del|der|le|la|du|bin
  * telling "Jordan" from a product is beyond a pattern, and the vocabulary threshold (k people)
  * covers what is left.
  */
-const CONTEXTS: readonly RegExp[] = [
+const CONTEXTS: readonly Context[] = [
   context(String.raw`\b(?:${anyCase("my name is|my name's|i am called|call me|je m'appelle|ich heiße|mein name ist")})\s+(${NAME})`),
-  context(String.raw`(?:^|[.!?]\s+)(?:${anyCase('dear|hi|hello|hey|hallo|bonjour|liebe|lieber|cher|chère')})\s+(${NAME})\s*[,!:]`),
+  context(String.raw`(?:^|[.!?]\s+)(?:${anyCase('dear|hi|hello|hey|hallo|bonjour|liebe|lieber|cher|chère')})\s+(${NAME})\s*[,!:]`, [',', '!', ':']),
   context(
     String.raw`\b(?:${anyCase('best regards|kind regards|warm regards|best wishes|regards|best|cheers|thanks|thank you|sincerely|yours|mit freundlichen grüßen|viele grüße|cordialement|bien à vous')})\s*,\s*(?:-{1,2}\s*)?(${NAME})`,
+    [','],
   ),
   context(String.raw`\b(?:Mr|Mrs|Ms|Mx|Dr|Prof|Herr|Frau|Mme|Mlle)\.?\s+(${NAME})`),
-  context(String.raw`\b(?:${anyCase('signed-off-by|co-authored-by|reviewed-by|author|from|cc|to|contact|assignee|reporter')}):\s*(${NAME})`),
-  context(String.raw`^\s*--\s*(${NAME})\s*$`),
-  context(String.raw`\b(?:${anyCase('chat|call|meeting|1:1|message|dm|lunch')}) with (${NAME})`),
+  context(String.raw`\b(?:${anyCase('signed-off-by|co-authored-by|reviewed-by|author|from|cc|to|contact|assignee|reporter')}):\s*(${NAME})`, [':']),
+  context(String.raw`^\s*--\s*(${NAME})\s*$`, ['--']),
+  context(String.raw`\b(?:${anyCase('chat|call|meeting|1:1|message|dm|lunch')}) with (${NAME})`, [' with ']),
   // Form fields: a capitalised label and at least two names, so `name: Build` in YAML is left alone.
-  context(String.raw`^\s*(?:Name|Full name|Your name|First name|Last name|Vorname|Nachname|Nom|Prénom)\s*:\s*(${WORD}(?:[ ]${WORD}){1,2})`),
+  context(String.raw`^\s*(?:Name|Full name|Your name|First name|Last name|Vorname|Nachname|Nom|Prénom)\s*:\s*(${WORD}(?:[ ]${WORD}){1,2})`, [':']),
 ];
 // A word every context above contains (keep in step with CONTEXTS).
 const NAME_CUE =
@@ -54,7 +58,8 @@ export const personName: Detector = {
   describes: 'person names in obvious contexts: "my name is …", salutations ("Dear …", "Hi …,"), sign-offs ("Regards, …"), honorifics and commit trailers',
   mayMatch: (features, text) => features.capitalised >= 1 && NAME_CUE.test(text),
   find(text, found: Span[]) {
-    for (const pattern of CONTEXTS) {
+    for (const { pattern, needs } of CONTEXTS) {
+      if (needs.length > 0 && !needs.some((needed) => text.includes(needed))) continue;
       pattern.lastIndex = 0;
       for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
         const name = match[1];

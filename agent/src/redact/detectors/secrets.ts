@@ -32,10 +32,27 @@ const KNOWN_FORMATS: readonly RegExp[] = [
 const ANY_KNOWN_FORMAT = new RegExp(KNOWN_FORMATS.map((pattern) => pattern.source).join('|'), 'g');
 // Every labelled, spoken, command-line and bearer pattern below contains one of these.
 const KEYWORDS = /pass|pwd|secret|token|key|credential|bearer|basic|pin|curl|wget|http|login|mysql/i;
-// The word each family needs, so a line runs only the patterns that could match it.
-const LABEL_WORDS = /pass|pwd|secret|token|key|credential|bearer/i;
-const COMMAND_WORDS = /curl|wget|http|--password|login|sshpass|mysql/;
+// The family each of those words opens, so one scan tells which patterns a line can match:
+// labels (and spoken passwords), command lines, or "pin" and "basic".
+const LABEL_FAMILY = 1;
+const COMMAND_FAMILY = 2;
+const OTHER_FAMILY = 4;
+const KEYWORD_FAMILY: ReadonlyMap<string, number> = new Map([
+  ...['pass', 'pwd', 'secret', 'token', 'key', 'credential', 'bearer'].map((word) => [word, LABEL_FAMILY] as const),
+  ...['curl', 'wget', 'http', 'login', 'mysql'].map((word) => [word, COMMAND_FAMILY] as const),
+  ...['pin', 'basic'].map((word) => [word, OTHER_FAMILY] as const),
+]);
+const EVERY_KEYWORD = new RegExp(KEYWORDS.source, 'gi');
 const SAID_WORDS = /\b(?:is|was|ist|est)\b/;
+
+function keywordFamiliesOf(text: string): number {
+  let families = 0;
+  EVERY_KEYWORD.lastIndex = 0;
+  for (let match = EVERY_KEYWORD.exec(text); match !== null; match = EVERY_KEYWORD.exec(text)) {
+    families |= KEYWORD_FAMILY.get(match[0].toLowerCase()) ?? 0;
+  }
+  return families;
+}
 
 // A label that announces a secret, then `=` or `:` (or a space before a long value), then
 // the value: quoted (up to the closing quote) or bare.
@@ -79,10 +96,29 @@ function isLiteralSecret(match: RegExpExecArray): boolean {
 }
 
 function looksGenerated(value: string): boolean {
-  const body = value.replace(/=+$/, '');
-  if (/^[0-9a-f]+$/i.test(body)) return false; // hex: hashes and ids, which must survive
+  let end = value.length;
+  while (end > 0 && value.charCodeAt(end - 1) === 61) end -= 1; // trailing `=` padding
+  const body = end === value.length ? value : value.slice(0, end);
+  // Lowercase, uppercase and digits are all needed; a value of only hex digits is a hash or
+  // an id, which must survive. One pass over the characters answers all four questions.
+  let lower = false;
+  let upper = false;
+  let digit = false;
+  let hex = true;
+  for (let index = 0; index < body.length; index += 1) {
+    const code = body.charCodeAt(index);
+    if (code >= 97 && code <= 122) {
+      lower = true;
+      if (code > 102) hex = false;
+    } else if (code >= 65 && code <= 90) {
+      upper = true;
+      if (code > 70) hex = false;
+    } else if (code >= 48 && code <= 57) digit = true;
+    else hex = false;
+  }
+  if (!lower || !upper || !digit || hex) return false;
   if (body.includes('/') && body.split('/').some((segment) => /^[a-z]{3,}$/.test(segment))) return false; // a path
-  return /[a-z]/.test(body) && /[A-Z]/.test(body) && /\d/.test(body) && entropyOf(body) >= 4.2;
+  return entropyOf(body) >= 4.2;
 }
 
 function findLabelled(text: string, found: Span[]): void {
@@ -105,17 +141,20 @@ export const secret: Detector = {
   find(text, found, features) {
     const longValue = features.longestRun >= 15 || text.includes('-----');
     if (longValue) collect('secret', ANY_KNOWN_FORMAT, text, found);
-    if (KEYWORDS.test(text)) {
-      if (LABEL_WORDS.test(text)) findLabelled(text, found);
-      if (COMMAND_WORDS.test(text)) {
-        for (const pattern of COMMAND_LINE) {
-          collect('secret', pattern, text, found, (match) => !/^(?:\d+(?::\d+)?|\$.*)$/.test(match[1] ?? ''), 1);
-        }
+    const families = keywordFamiliesOf(text);
+    // Each family's patterns contain one of its words (`--password` and `sshpass` contain
+    // "pass"; the spoken "password is", "passcode is" and "PIN is" contain "pass" or "pin").
+    if ((families & LABEL_FAMILY) !== 0) findLabelled(text, found);
+    if ((families & COMMAND_FAMILY) !== 0 || ((families & LABEL_FAMILY) !== 0 && (text.includes('--password') || text.includes('sshpass')))) {
+      for (const pattern of COMMAND_LINE) {
+        collect('secret', pattern, text, found, (match) => !/^(?:\d+(?::\d+)?|\$.*)$/.test(match[1] ?? ''), 1);
       }
-      if (SAID_WORDS.test(text)) collect('secret', SAID, text, found, (match) => !NOT_A_VALUE.test(match[1] ?? ''), 1);
-      if (features.longestRun >= 16) {
-        collect('secret', BEARER, text, found, (match) => looksGenerated(match[1] ?? '') || (match[1] ?? '').length >= 20, 1);
-      }
+    }
+    if ((families & (LABEL_FAMILY | OTHER_FAMILY)) !== 0 && SAID_WORDS.test(text)) {
+      collect('secret', SAID, text, found, (match) => !NOT_A_VALUE.test(match[1] ?? ''), 1);
+    }
+    if (families !== 0 && features.longestRun >= 16) {
+      collect('secret', BEARER, text, found, (match) => looksGenerated(match[1] ?? '') || (match[1] ?? '').length >= 20, 1);
     }
     if (features.longestRun < 32) return;
     // Base64 digests (`sha512-…` integrity, `SHA256:…` fingerprints) are hashes: they survive.
@@ -125,7 +164,7 @@ export const secret: Detector = {
       text,
       found,
       (match) =>
-        !/^sha(?:1|256|384|512)-/i.test(match[0]) && !/(?:sha(?:1|256|384|512)|md5)[:-]$/i.test(text.slice(Math.max(0, match.index - 7), match.index)) && looksGenerated(match[0]),
+        looksGenerated(match[0]) && !/^sha(?:1|256|384|512)-/i.test(match[0]) && !/(?:sha(?:1|256|384|512)|md5)[:-]$/i.test(text.slice(Math.max(0, match.index - 7), match.index)),
     );
   },
 };
