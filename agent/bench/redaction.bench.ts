@@ -6,7 +6,13 @@
  * - @openredaction/openredaction's OpenRedaction with its default patterns (local only).
  * Every tool is scored from its output alone (agent/src/redact/corpus.ts). Figures only: a
  * benchmark never passes or fails on them.
+ *
+ * Throughput: every tool gets the same warm-up (whole passes over the corpus for at least
+ * WARM_UP_MS) and the same measuring budget, one after another in this process. Other work
+ * on the machine slows whichever tool runs at that moment, so the load average is printed
+ * beside the figures.
  */
+import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { OpenRedaction } from '@openredaction/openredaction';
 import { SyncRedactor } from 'redact-pii';
@@ -27,9 +33,15 @@ const tools: { name: string; redact: (text: string) => string }[] = [
   { name: 'openredaction', redact: (text) => openRedaction.detect(text).redacted },
 ];
 
+const WARM_UP_MS = 500;
+const BUDGET_MS = 3000;
+
 /** Lines per second: whole passes over the corpus until at least `budgetMs` has passed. */
 function throughput(redact: (text: string) => string, budgetMs: number): { linesPerSecond: number; passes: number } {
-  for (const line of corpus) redact(line.text); // warm-up
+  const warmUpStart = performance.now();
+  do {
+    for (const line of corpus) redact(line.text);
+  } while (performance.now() - warmUpStart < WARM_UP_MS);
   globalThis.gc?.();
   let passes = 0;
   const start = performance.now();
@@ -43,6 +55,52 @@ function throughput(redact: (text: string) => string, budgetMs: number): { lines
 }
 
 const percent = (part: number, whole: number) => (whole === 0 ? '—' : `${((100 * part) / whole).toFixed(1)}%`);
+
+/**
+ * Issue 4's ≥ 99% target is for known key formats, the rest of the `secret` label is
+ * contextual (a value after `password=`, a spoken password, a generated value with no
+ * prefix). The corpus labels carry no sub-type, so the split is decided here from the
+ * labelled text alone, never from what any tool found: a label is a known key format when
+ * it begins with a prefix its vendor documents for its keys (the formats listed for
+ * `secret` in docs/redaction.md), or is PEM private-key armour, or has the Azure AD client
+ * secret shape (three characters, a digit, `Q~`).
+ */
+const KNOWN_KEY_PREFIXES = [
+  ...['AKIA', 'ASIA', 'ABIA', 'ACCA', 'AGPA', 'AIDA', 'AROA', 'ANPA', 'ANVA', 'AIPA'], // AWS access key ids
+  'AIza', 'ya29.', 'GOCSPX-', // Google API keys, OAuth tokens, OAuth client secrets
+  'ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_', // GitHub
+  ...['glpat-', 'gldt-', 'glrt-', 'glptt-', 'glft-', 'glimt-', 'glagent-', 'gloas-', 'glcbt-', 'GR1348941'], // GitLab
+  ...['xoxa-', 'xoxb-', 'xoxp-', 'xoxo-', 'xoxs-', 'xoxr-', 'xoxe-', 'xapp-', 'https://hooks.slack.com/services/'], // Slack
+  'sk-ant-', 'sk-', // Anthropic, OpenAI
+  'sk_live_', 'sk_test_', 'rk_live_', 'rk_test_', // Stripe
+  'npm_', 'pypi-', 'hf_', 'SG.', // npm, PyPI, Hugging Face, SendGrid
+  'eyJ', // JWTs (base64url of '{"')
+  'AccountKey=', 'SharedAccessKey=', // Azure connection strings
+];
+const PEM_PRIVATE_KEY = /^-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY/;
+const AZURE_CLIENT_SECRET = /^[0-9A-Za-z_~.-]{3}\dQ~/;
+
+function isKnownKeyFormat(labelled: string): boolean {
+  return KNOWN_KEY_PREFIXES.some((prefix) => labelled.startsWith(prefix)) || PEM_PRIVATE_KEY.test(labelled) || AZURE_CLIENT_SECRET.test(labelled);
+}
+
+/** Recall on the `secret` labels of each kind, scored as corpus.ts scores any label. */
+function secretRecallByKind(redact: (text: string) => string): { known: { labelled: number; found: number }; contextual: { labelled: number; found: number } } {
+  const known = { labelled: 0, found: 0 };
+  const contextual = { labelled: 0, found: 0 };
+  for (const line of corpus) {
+    const secrets = line.spans.filter((span) => span.type === 'secret');
+    if (secrets.length === 0) continue;
+    const output = redact(line.text);
+    for (const span of secrets) {
+      const labelled = line.text.slice(span.start, span.end);
+      const kind = isKnownKeyFormat(labelled) ? known : contextual;
+      kind.labelled += 1;
+      if (!output.includes(labelled)) kind.found += 1;
+    }
+  }
+  return { known, contextual };
+}
 
 const scores = new Map<string, CorpusScore>(tools.map((tool) => [tool.name, scoreCorpus(corpus, tool.redact)]));
 const negatives = corpus.filter((line) => line.spans.length === 0).length;
@@ -59,6 +117,18 @@ for (const type of types) {
       return [tool.name, percent(score?.found ?? 0, score?.labelled ?? 0)];
     }),
   );
+  if (type === 'secret') {
+    const byKind = new Map(tools.map((tool) => [tool.name, secretRecallByKind(tool.redact)]));
+    for (const kind of ['known', 'contextual'] as const) {
+      const count = byKind.get('candor')?.[kind].labelled ?? 0;
+      qualityRows[`  of which ${kind === 'known' ? 'known key formats' : 'contextual'} (${count})`] = Object.fromEntries(
+        tools.map((tool) => {
+          const score = byKind.get(tool.name)?.[kind];
+          return [tool.name, percent(score?.found ?? 0, score?.labelled ?? 0)];
+        }),
+      );
+    }
+  }
 }
 qualityRows[`recall overall (${candorScore?.labelled ?? 0})`] = Object.fromEntries(
   tools.map((tool) => [tool.name, percent(scores.get(tool.name)?.found ?? 0, scores.get(tool.name)?.labelled ?? 0)]),
@@ -69,10 +139,14 @@ qualityRows[`negatives changed (${negatives})`] = Object.fromEntries(
 console.log('quality (recall: labelled spans whose text no longer appears in the output)');
 console.table(qualityRows);
 
-const speeds = tools.map((tool) => ({ name: tool.name, ...throughput(tool.redact, tool.name === 'candor' ? 2000 : 3000) }));
+const loadBefore = loadavg();
+const speeds = tools.map((tool) => ({ name: tool.name, ...throughput(tool.redact, BUDGET_MS) }));
+const loadAfter = loadavg();
 const fastestPeer = Math.max(...speeds.filter((speed) => speed.name !== 'candor').map((speed) => speed.linesPerSecond));
 const candorSpeed = speeds.find((speed) => speed.name === 'candor')?.linesPerSecond ?? 0;
-console.log('\nthroughput (one core, whole passes over the corpus)');
+const load = (averages: number[]) => averages.map((average) => average.toFixed(2)).join(' ');
+console.log(`\nthroughput (one core, whole passes over the corpus; ${WARM_UP_MS} ms warm-up and ${BUDGET_MS} ms each)`);
+console.log(`load average (1, 5, 15 min) before: ${load(loadBefore)}, after: ${load(loadAfter)} on ${availableParallelism()} cores`);
 console.table(
   Object.fromEntries(
     speeds.map((speed) => [speed.name, { 'lines/s': Math.round(speed.linesPerSecond).toLocaleString('en-US'), passes: speed.passes, 'vs fastest peer': `${(speed.linesPerSecond / fastestPeer).toFixed(1)}×` }]),
