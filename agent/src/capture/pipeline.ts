@@ -21,7 +21,19 @@ export type Capture = {
   resetCounts(): void;
 };
 
-export type CaptureOptions = { source: InputSource; sink: CaptureSink; batchMs?: number; onError?: (error: unknown) => void };
+export type CaptureOptions = {
+  source: InputSource;
+  sink: CaptureSink;
+  batchMs?: number;
+  /**
+   * The consent gate, asked again before each batch goes on: a timer that fires late (a
+   * suspended laptop) must not let one batch past a session's end. When it says no, the batch
+   * is dropped and `onGateClosed` runs, so the owner can remove the hook.
+   */
+  allowed?: () => boolean;
+  onGateClosed?: () => void;
+  onError?: (error: unknown) => void;
+};
 
 const DEFAULT_BATCH_MS = 250;
 
@@ -32,7 +44,14 @@ function sameContext(a: Observed, b: Observed): boolean {
   return a.switches === b.switches && a.context.windowClass === b.context.windowClass && a.context.windowTitle === b.context.windowTitle;
 }
 
-export function createCapture({ source, sink, batchMs = DEFAULT_BATCH_MS, onError = () => undefined }: CaptureOptions): Capture {
+export function createCapture({
+  source,
+  sink,
+  batchMs = DEFAULT_BATCH_MS,
+  allowed = () => true,
+  onGateClosed = () => undefined,
+  onError = () => undefined,
+}: CaptureOptions): Capture {
   const counts: CaptureCounts = { accepted: 0, excluded: 0 };
   // Each start gets a generation; a lookup that finishes after stop() belongs to a dead one.
   let generation = 0;
@@ -40,6 +59,11 @@ export function createCapture({ source, sink, batchMs = DEFAULT_BATCH_MS, onErro
 
   const judge = (events: InputEvent[], before: Observed, after: Observed, scope: AppScope): void => {
     if (events.length === 0) return;
+    if (!allowed()) {
+      counts.excluded += events.length;
+      onGateClosed();
+      return;
+    }
     const verdict = sameContext(before, after) ? judgeContext(after.context, scope) : null;
     if (verdict?.capture !== true) {
       counts.excluded += events.length;

@@ -60,6 +60,10 @@ export function createAgent({ dataDir, catalog, source, collector, clock, log, b
     source,
     sink: collector.sink,
     ...(batchMs === undefined ? {} : { batchMs }),
+    allowed: () => machine.captureAllowed(journal.snapshot, offered(), clock.now()),
+    onGateClosed: () => {
+      refresh();
+    },
     onError: (error) => {
       log.error({ err: error instanceof Error ? error.name : 'unknown' }, 'capture batch failed');
     },

@@ -5,8 +5,10 @@ export type Clock = {
   schedule(at: number, run: () => void): () => void;
 };
 
-// setTimeout's delay is a signed 32-bit count of milliseconds; longer waits re-arm.
-const MAX_TIMER_MS = 2 ** 31 - 1;
+// Timers count monotonic time, which stops while the machine sleeps; deadlines are wall-clock
+// times. Re-checking the wall clock at least this often keeps a deadline passed during sleep
+// from being noticed only as late as the sleep was long.
+const MAX_TIMER_MS = 10_000;
 
 export const systemClock: Clock = {
   now: () => Date.now(),
