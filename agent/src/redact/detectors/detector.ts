@@ -1,3 +1,4 @@
+import { invariant } from '@candor/shared/errors';
 import type { DetectorId } from '@candor/shared/schemas/policy';
 
 /** Where a detector found something in a text: UTF-16 offsets, `end` exclusive. */
@@ -42,6 +43,8 @@ export class TextFeatures {
   brackets = false;
   /** The longest run of characters that keys and tokens are made of: A-Z a-z 0-9 + / _ - = . ~ */
   longestRun = 0;
+  /** The cue-word bits (see `cueWords`) whose words' first three letters occur in the text. */
+  cues = 0;
   readonly #text: string;
   #numberRuns: NumberRuns | undefined;
 
@@ -85,6 +88,36 @@ for (let code = 0; code < 128; code += 1) {
     (/[([{]/.test(char) ? BRACKET : 0);
 }
 
+// Cue words by their first three letters, ASCII case folded: a letter is 1-26 (five bits),
+// anything else 0, so three letters index a table of 2^15 bytes, one bit per family of words.
+const LETTER = new Uint8Array(128);
+for (let code = 0; code < 128; code += 1) {
+  const char = String.fromCharCode(code);
+  if (/[A-Za-z]/.test(char)) LETTER[code] = char.toLowerCase().charCodeAt(0) - 96;
+}
+const TRIGRAM_CUES = new Uint8Array(1 << 15);
+let nextCueBit = 1;
+
+/**
+ * Registers words a detector's patterns cannot match without (ASCII letters, at least three,
+ * matched case-insensitively) and returns the bit `TextFeatures.cues` has when the text
+ * holds the first three letters of one of them: a necessary condition, so a text without
+ * the bit cannot hold the words. Call it once per family, when a module loads.
+ * @throws InvariantError when a word is shorter than three letters or not ASCII letters, or
+ * when more than eight families are registered.
+ */
+export function cueWords(words: readonly string[]): number {
+  invariant(nextCueBit <= 128, 'at most eight families of cue words fit in TextFeatures.cues');
+  const bit = nextCueBit;
+  nextCueBit <<= 1;
+  for (const word of words) {
+    invariant(/^[A-Za-z]{3,}$/.test(word), 'a cue word is three or more ASCII letters');
+    const trigram = ((LETTER[word.charCodeAt(0)] ?? 0) << 10) | ((LETTER[word.charCodeAt(1)] ?? 0) << 5) | (LETTER[word.charCodeAt(2)] ?? 0);
+    TRIGRAM_CUES[trigram] = (TRIGRAM_CUES[trigram] ?? 0) | bit;
+  }
+  return bit;
+}
+
 export function featuresOf(text: string): TextFeatures {
   let digits = 0;
   let capitals = 0;
@@ -92,6 +125,8 @@ export function featuresOf(text: string): TextFeatures {
   let colons = 0;
   let dots = 0;
   let seen = 0;
+  let trigram = 0;
+  let cues = 0;
   // The classes of the two characters before this one; a name never starts the text.
   let previous = 0;
   let beforePrevious = 0;
@@ -103,6 +138,8 @@ export function featuresOf(text: string): TextFeatures {
     const code = text.charCodeAt(index);
     const classes = code < 128 ? (ASCII_CLASSES[code] ?? 0) : NON_ASCII;
     seen |= classes;
+    trigram = ((trigram << 5) | (code < 128 ? (LETTER[code] ?? 0) : 0)) & 0x7fff;
+    cues |= TRIGRAM_CUES[trigram] ?? 0;
     digits += classes & DIGIT;
     capitals += (classes >> 1) & 1;
     capitalised += (classes >> 3) & (previous >> 1) & (beforePrevious >> 4) & 1;
@@ -122,6 +159,7 @@ export function featuresOf(text: string): TextFeatures {
   features.dots = dots;
   features.brackets = (seen & BRACKET) !== 0;
   features.longestRun = longestRun;
+  features.cues = cues;
   return features;
 }
 

@@ -1,4 +1,4 @@
-import { collect, entropyOf, type Detector, type Span } from './detector.ts';
+import { collect, cueWords, entropyOf, type Detector, type Span } from './detector.ts';
 
 /**
  * Known key and token formats, each anchored on a vendor prefix so that ordinary words and
@@ -31,7 +31,10 @@ const KNOWN_FORMATS: readonly RegExp[] = [
 // One pass for all of them: every format is a run of at least 15 token characters, or PEM armour.
 const ANY_KNOWN_FORMAT = new RegExp(KNOWN_FORMATS.map((pattern) => pattern.source).join('|'), 'g');
 // Every labelled, spoken, command-line and bearer pattern below contains one of these.
-const KEYWORDS = /pass|pwd|secret|token|key|credential|bearer|basic|pin|curl|wget|http|login|mysql/i;
+const KEYWORD_LIST = ['pass', 'pwd', 'secret', 'token', 'key', 'credential', 'bearer', 'basic', 'pin', 'curl', 'wget', 'http', 'login', 'mysql'];
+const KEYWORDS = new RegExp(KEYWORD_LIST.join('|'), 'i');
+/** Set in TextFeatures.cues when the text may hold one of KEYWORDS: most text does not. */
+const KEYWORD_CUE = cueWords(KEYWORD_LIST);
 // The family each of those words opens, so one scan tells which patterns a line can match:
 // labels (and spoken passwords), command lines, or "pin" and "basic".
 const LABEL_FAMILY = 1;
@@ -137,11 +140,11 @@ export const secret: Detector = {
   version: 1,
   describes:
     'secrets: AWS, Google, Azure, GitHub, GitLab, Slack, OpenAI, Anthropic, Stripe, npm, PyPI and Hugging Face key formats, JWTs, PEM private keys, values after password=/secret=/token= and "my password is", bearer tokens, and long generated-looking values',
-  mayMatch: (features, text) => features.longestRun >= 15 || text.includes('-----') || KEYWORDS.test(text),
+  mayMatch: (features, text) => features.longestRun >= 15 || text.includes('-----') || ((features.cues & KEYWORD_CUE) !== 0 && KEYWORDS.test(text)),
   find(text, found, features) {
     const longValue = features.longestRun >= 15 || text.includes('-----');
     if (longValue) collect('secret', ANY_KNOWN_FORMAT, text, found);
-    const families = keywordFamiliesOf(text);
+    const families = (features.cues & KEYWORD_CUE) === 0 ? 0 : keywordFamiliesOf(text);
     // Each family's patterns contain one of its words (`--password` and `sshpass` contain
     // "pass"; the spoken "password is", "passcode is" and "PIN is" contain "pass" or "pin").
     if ((families & LABEL_FAMILY) !== 0) findLabelled(text, found);
