@@ -1,0 +1,72 @@
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { readCorpus } from '../corpus.ts';
+import { DETECTORS } from '../detect.ts';
+import { featuresOf, TextFeatures, type NumberRuns, type Span } from './detector.ts';
+
+/** Features that rule nothing out: what a detector finds when no prefilter helps it. */
+class NothingRuledOut extends TextFeatures {
+  override get numberRuns(): NumberRuns {
+    return { spacedDigits: 1000, phoneDigits: 1000, ibanCharacters: 1000, dottedDots: 1000, hexColons: 1000 };
+  }
+}
+
+function nothingRuledOut(text: string): TextFeatures {
+  const features = new NothingRuledOut(text);
+  Object.assign(features, { digits: 1000, capitals: 1000, capitalised: 1000, at: true, colons: 1000, dots: 1000, brackets: true, longestRun: 1000, cues: 0xff });
+  return features;
+}
+
+const corpus = readCorpus(fileURLToPath(new URL('../../../../seeds/redaction-corpus/corpus.v1.jsonl', import.meta.url))).map((line) => line.text);
+// Characters the prefilters count or stop at, in both cases and beyond ASCII.
+const EDITS = ['@', ':', '.', '-', ' ', '+', '(', ')', '[', ']', '/', '_', '=', '~', ',', '!', '0', '7', 'A', 'k', 'Q', 'é', 'Ü', '\u00a0', '\t', '\n', '--', '-----', 'PASS', 'Key', ' with ', ' dot '];
+// Lines like the corpus's: a line, or two joined, cut anywhere and edited in a few places.
+const texts = fc
+  .tuple(
+    fc.constantFrom(...corpus),
+    fc.constantFrom('', ' ', '\n', ', '),
+    fc.constantFrom(...corpus),
+    fc.nat(),
+    fc.array(fc.tuple(fc.nat(), fc.constantFrom(...EDITS)), { maxLength: 4 }),
+  )
+  .map(([first, joint, second, cut, edits]) => {
+    let text = (first + joint + second).slice(cut % (first.length + 1));
+    for (const [at, edit] of edits) {
+      const index = at % (text.length + 1);
+      text = text.slice(0, index) + edit + text.slice(index);
+    }
+    return text;
+  });
+
+function find(id: keyof typeof DETECTORS, text: string, features: TextFeatures): Span[] {
+  const found: Span[] = [];
+  DETECTORS[id].find(text, found, features);
+  return found;
+}
+
+describe('detector prefilters', () => {
+  it.each(Object.keys(DETECTORS) as (keyof typeof DETECTORS)[])('never rule out text in which %s finds something', (id) => {
+    fc.assert(
+      fc.property(texts, (text) => {
+        const features = featuresOf(text);
+        const unfiltered = find(id, text, nothingRuledOut(text));
+        expect(find(id, text, features)).toEqual(unfiltered);
+        if (unfiltered.length > 0) expect(DETECTORS[id].mayMatch(features, text)).toBe(true);
+      }),
+      { numRuns: 1500 },
+    );
+  });
+
+  it('finds cue words in any case and only where their first three letters are', () => {
+    const secret = DETECTORS.secret;
+    const cases: [text: string, mayMatch: boolean][] = [
+      ['my PASSWORD is hunter22', true],
+      ['Bearer abc', true],
+      ['run mysql -u root', true],
+      ['p a s s w o r d', false],
+      ['nothing to see here', false],
+    ];
+    for (const [text, expected] of cases) expect(secret.mayMatch(featuresOf(text), text)).toBe(expected);
+  });
+});
