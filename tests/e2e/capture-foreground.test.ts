@@ -5,6 +5,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { judgeContext } from '../../agent/src/context/filter.ts';
 import { createForegroundResolver, type ForegroundResolver } from '../../agent/src/context/foreground.ts';
 import { startXvfb, type XServer } from '../support/xvfb.ts';
 
@@ -47,5 +48,17 @@ describe('the X11 foreground resolver', () => {
     await x.focus(String(Number(child)));
     expect(await x.xdotool('getwindowfocus', '-f')).toContain(String(Number(child)));
     expect(await resolver.resolve()).toMatchObject({ windowClass: 'Bitwarden', windowTitle: 'Vault' });
+  });
+
+  // Last: the cover stays up until the X server goes.
+  it('treats a screen-covering override-redirect window (a screen locker) as unresolved, though the focus stays on the window beneath', async () => {
+    const terminal = await x.openWindow('Gedit', 'notes.txt');
+    await x.focus(terminal);
+    expect(await resolver.resolve()).toMatchObject({ windowClass: 'Gedit' });
+    await x.openWindow('locker', 'locked', { coverScreen: true });
+    expect(await x.xdotool('getwindowfocus')).toContain(terminal);
+    const context = await resolver.resolve();
+    expect(context).toMatchObject({ windowClass: null });
+    expect(judgeContext(context, { allow: [], deny: [] })).toEqual({ capture: false, why: 'unresolved' });
   });
 });

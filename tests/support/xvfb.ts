@@ -20,8 +20,12 @@ export type XServer = {
   readonly env: NodeJS.ProcessEnv;
   /** Runs xdotool with these arguments on this display; resolves with its stdout. */
   xdotool(...args: string[]): Promise<string>;
-  /** Opens an xterm with this WM_CLASS and title; resolves with its window id once mapped. */
-  openWindow(windowClass: string, title: string): Promise<string>;
+  /**
+   * Opens an xterm with this WM_CLASS and title; resolves with its window id once mapped.
+   * `coverScreen` makes it what a screen locker makes: override-redirect, covering the screen
+   * (xterm then sets no WM_CLASS, so this resolves with '' once a new top-level window shows).
+   */
+  openWindow(windowClass: string, title: string, options?: { coverScreen?: boolean }): Promise<string>;
   /** Gives a window the input focus (no window manager needed). */
   focus(window: string): Promise<void>;
   /** Closes the windows and this process's own connection; Xvfb exits after its last client. */
@@ -84,11 +88,21 @@ export async function startXvfb(): Promise<XServer> {
     display,
     env,
     xdotool,
-    async openWindow(windowClass, title) {
+    async openWindow(windowClass, title, { coverScreen = false } = {}) {
       // The window lives as long as this process does, not a second longer.
       const watch = `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done`;
-      const client = spawn('xterm', ['-class', windowClass, '-title', title, '-geometry', '60x10', '-e', 'sh', '-c', watch], { env, stdio: 'ignore' });
+      const topLevels = async (): Promise<number> => Number(/(\d+) child/.exec((await run('xwininfo', ['-root', '-children'], { env })).stdout)?.[1] ?? 0);
+      const before = coverScreen ? await topLevels() : 0;
+      const shape = coverScreen ? ['-xrm', '*overrideRedirect: true', '-geometry', '400x200+0+0'] : ['-geometry', '60x10'];
+      const client = spawn('xterm', ['-class', windowClass, '-title', title, ...shape, '-e', 'sh', '-c', watch], { env, stdio: 'ignore' });
       clients.push(client);
+      if (coverScreen) {
+        for (let tries = 0; (await topLevels()) <= before; tries += 1) {
+          if (tries > 200) throw new Error('the covering window never appeared');
+          await new Promise((resolve) => setTimeout(resolve, 25));
+        }
+        return '';
+      }
       const found = await xdotool('search', '--sync', '--onlyvisible', '--limit', '1', '--class', `^${windowClass}$`);
       return found.trim().split('\n')[0] ?? '';
     },

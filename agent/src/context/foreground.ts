@@ -7,7 +7,19 @@
  * resolver yet, and the reason is reported.
  */
 import type { AppContext } from '../capture/events.ts';
-import { connectX11, getInputFocus, getProperty, internAtom, localDisplayNumber, propertyBytes, queryTree, type XConnection } from './x11.ts';
+import {
+  childrenOf,
+  connectX11,
+  getGeometry,
+  getInputFocus,
+  getProperty,
+  getWindowAttributes,
+  internAtom,
+  localDisplayNumber,
+  propertyBytes,
+  queryTree,
+  type XConnection,
+} from './x11.ts';
 
 export type ForegroundResolver = {
   /** Why the foreground app cannot be resolved on this machine, or null when it can. */
@@ -63,23 +75,55 @@ export function decodeLegacyTitle(bytes: Buffer): string {
 
 type Lookup = { connection: XConnection; netWmName: number };
 
-async function lookUp({ connection, netWmName }: Lookup): Promise<{ windowClass: string | null; windowTitle: string | null }> {
-  const unknown = { windowClass: null, windowTitle: null };
+type Named = { windowClass: string | null; windowTitle: string | null };
+
+async function nameOf({ connection, netWmName }: Lookup, window: number, classBytes: Buffer | null): Promise<Named> {
+  const utf8Title = netWmName === 0 ? null : propertyBytes(await connection.request(getProperty(window, netWmName)));
+  const legacy = utf8Title ? null : propertyBytes(await connection.request(getProperty(window, WM_NAME)));
+  return {
+    windowClass: classBytes ? windowClassOf(classBytes) : null,
+    windowTitle: utf8Title ? utf8Title.toString('utf8') : legacy ? decodeLegacyTitle(legacy) : null,
+  };
+}
+
+/**
+ * A screen locker (i3lock, slock, xsecurelock, xscreensaver) maps a screen-sized
+ * override-redirect window on top and grabs the keyboard, often without taking the focus,
+ * which stays on the window underneath — where the unlock password would otherwise be
+ * attributed. So the topmost viewable window is checked first: when it is such a cover, the
+ * context is unresolved, whatever its class says, and the filter drops everything. A
+ * full-screen override-redirect game is dropped too; that errs on the right side.
+ */
+async function coveredScreen(lookup: Lookup): Promise<boolean> {
+  const { connection } = lookup;
+  const tree = await connection.request(queryTree(connection.screen.root));
+  if (!tree) return false;
+  for (const window of childrenOf(tree).reverse()) {
+    const attributes = await connection.request(getWindowAttributes(window));
+    if (!attributes || attributes.readUInt8(26) !== 2) continue; // not viewable
+    if (attributes.readUInt8(27) === 0) return false; // the top window is an ordinary one
+    const geometry = await connection.request(getGeometry(window));
+    if (!geometry) return false;
+    const [x, y, width, height] = [geometry.readInt16LE(12), geometry.readInt16LE(14), geometry.readUInt16LE(16), geometry.readUInt16LE(18)];
+    // Anything smaller is a menu or a tooltip.
+    return x <= 0 && y <= 0 && x + width >= connection.screen.width && y + height >= connection.screen.height;
+  }
+  return false;
+}
+
+async function lookUp(lookup: Lookup): Promise<Named> {
+  const { connection } = lookup;
+  if (await coveredScreen(lookup)) return { windowClass: null, windowTitle: null };
   const focus = await connection.request(getInputFocus());
   let window = focus ? focus.readUInt32LE(8) : 0;
   // 0 is None and 1 is PointerRoot: nobody in particular has the keyboard.
   for (let depth = 0; window > 1 && window !== connection.screen.root && depth < MAX_CLIMB; depth += 1) {
     const classBytes = propertyBytes(await connection.request(getProperty(window, WM_CLASS)));
-    if (classBytes) {
-      const utf8Title = netWmName === 0 ? null : propertyBytes(await connection.request(getProperty(window, netWmName)));
-      const legacy = utf8Title ? null : propertyBytes(await connection.request(getProperty(window, WM_NAME)));
-      const windowTitle = utf8Title ? utf8Title.toString('utf8') : legacy ? decodeLegacyTitle(legacy) : null;
-      return { windowClass: windowClassOf(classBytes), windowTitle };
-    }
+    if (classBytes) return nameOf(lookup, window, classBytes);
     const tree = await connection.request(queryTree(window));
     window = tree ? tree.readUInt32LE(12) : 0;
   }
-  return unknown;
+  return { windowClass: null, windowTitle: null };
 }
 
 /** The resolver for this machine: X11 when a local display is named, otherwise an honest refusal. */

@@ -186,6 +186,28 @@ export function queryTree(window: number): Buffer {
   return request;
 }
 
+export function getWindowAttributes(window: number): Buffer {
+  const request = Buffer.alloc(8);
+  request.writeUInt8(3, 0);
+  request.writeUInt16LE(2, 2);
+  request.writeUInt32LE(window, 4);
+  return request;
+}
+
+export function getGeometry(drawable: number): Buffer {
+  const request = Buffer.alloc(8);
+  request.writeUInt8(14, 0);
+  request.writeUInt16LE(2, 2);
+  request.writeUInt32LE(drawable, 4);
+  return request;
+}
+
+/** A QueryTree reply's children, bottom of the stacking order first. */
+export function childrenOf(reply: Buffer): number[] {
+  const count = reply.readUInt16LE(16);
+  return Array.from({ length: count }, (_, index) => reply.readUInt32LE(32 + 4 * index));
+}
+
 export function getProperty(window: number, property: number, maxBytes = 4096): Buffer {
   const request = Buffer.alloc(24);
   request.writeUInt8(20, 0);
