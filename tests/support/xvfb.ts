@@ -83,7 +83,8 @@ export async function startXvfb(): Promise<XServer> {
   const keeper = await holdConnection(display.slice(1));
   const env = { ...process.env, DISPLAY: display };
   const clients: ChildProcess[] = [];
-  const xdotool = async (...args: string[]): Promise<string> => (await run('xdotool', args, { env })).stdout;
+  // Bounded, so a window that never shows fails the test instead of leaving xdotool (and the server) behind.
+  const xdotool = async (...args: string[]): Promise<string> => (await run('xdotool', args, { env, timeout: 15_000 })).stdout;
   return {
     display,
     env,
