@@ -78,6 +78,8 @@ export const daemonCommand: CliCommand = {
       process.once('SIGTERM', resolve);
     });
     await daemon.close();
-    return EXIT.ok;
+    // Everything the agent owns is closed and written; exit now rather than wait on the
+    // foreground resolver's X connection, which has no close yet and would keep us alive.
+    process.exit(EXIT.ok);
   },
 };
