@@ -5,7 +5,7 @@
  * Targets (issue 6): ≥ 50% of the bare insert rate and ≥ 2,000 batches/s.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { canonicalHash, generateSigningKeyPair, randomId, sealEnvelope } from '@candor/shared/crypto';
@@ -105,6 +105,8 @@ const result = await new Promise<{ seconds: number; failed: number }>((resolve, 
   worker.once('error', reject);
 });
 await app.close();
+const stored = store.countEnvelopes();
+if (stored !== BATCHES - result.failed) throw new Error(`ingest answered ${BATCHES - result.failed} batches as stored but ${stored} rows exist`);
 
 // The same rows, inserted one transaction each into a fresh database of the same schema.
 const bareDir = mkdtempSync(join(tmpdir(), 'candor-bench-bare-'));
@@ -112,32 +114,47 @@ const bare = openApiStore(serverPaths(join(bareDir, 'api.db')));
 bare.insertUser({ id: 'u', username: 'u', passwordHash: 'x', createdAt: at.toISOString() });
 bare.insertStudy({ id: study.studyId, createdBy: 'u', createdAt: at.toISOString() });
 for (const pair of devices) bare.insertDevice({ keyId: pair.keyId, publicKey: pair.publicKey, userId: 'u', studyId: study.studyId, pseudonym: `p_${randomId()}`, pairedAt: at.toISOString() });
-const bareStart = process.hrtime.bigint();
-envelopes.forEach((envelope, index) => {
-  bare.insertEnvelope({
-    batchId: envelope.header.batchId,
-    studyId: study.studyId,
-    studyVersion: 1,
-    deviceKeyId: envelope.header.senderKeyId,
-    receivedAt: new Date().toISOString(),
-    envelope: bodies[index] ?? '',
-  });
-});
-const bareSeconds = Number(process.hrtime.bigint() - bareStart) / 1e9;
+const bareRows = envelopes.map((envelope, index) => ({
+  batchId: envelope.header.batchId,
+  studyId: study.studyId,
+  studyVersion: 1,
+  deviceKeyId: envelope.header.senderKeyId,
+  envelope: bodies[index] ?? '',
+}));
+// Ingest commits the batches that arrive in one event-loop turn together (at most CONCURRENCY,
+// as many as are in flight), so the bare insert is timed both ways: one transaction per batch,
+// and groups of CONCURRENCY per transaction, the most grouping ingest could ever get. Same
+// pragmas (WAL, synchronous = NORMAL) as the server's store, since it is the same openApiStore.
+function bareInsert(groupSize: number): number {
+  const started = process.hrtime.bigint();
+  for (let first = 0; first < bareRows.length; first += groupSize) {
+    bare.transaction(() => {
+      for (const row of bareRows.slice(first, first + groupSize)) bare.insertEnvelope({ ...row, receivedAt: new Date().toISOString() });
+    });
+  }
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}
+const bareSeconds = bareInsert(1);
+for (const pair of devices) bare.deleteEnvelopesOfDevice(pair.keyId);
+const groupedSeconds = bareInsert(CONCURRENCY);
 
 const ingestRate = BATCHES / result.seconds;
 const bareRate = BATCHES / bareSeconds;
+const groupedRate = BATCHES / groupedSeconds;
 const bytes = Math.round(bodies.reduce((sum, body) => sum + body.length, 0) / BATCHES);
+const percent = (rate: number): string => `${((ingestRate / rate) * 100).toFixed(1)}%`;
 process.stdout.write(
   [
-    `batches: ${BATCHES} from ${DEVICES} devices, ${CONCURRENCY} in flight, ~${bytes} bytes each (8 windows)`,
+    `batches: ${BATCHES} from ${DEVICES} devices, ${CONCURRENCY} in flight over keep-alive connections, ~${bytes} bytes each (8 windows)`,
+    `load average (1/5/15 min) on ${String(availableParallelism())} cores: ${loadavg().map((load) => load.toFixed(2)).join(' / ')}`,
     '',
     '| path | batches/s | seconds | refused |',
     '| --- | ---: | ---: | ---: |',
     `| HTTP ingest on 127.0.0.1 (verify + checks + store) | ${ingestRate.toFixed(0)} | ${result.seconds.toFixed(2)} | ${result.failed} |`,
-    `| bare insert, same rows, same schema | ${bareRate.toFixed(0)} | ${bareSeconds.toFixed(2)} | 0 |`,
+    `| bare insert, same rows, same schema, 1 per transaction | ${bareRate.toFixed(0)} | ${bareSeconds.toFixed(2)} | 0 |`,
+    `| bare insert, same rows, same schema, ${CONCURRENCY} per transaction | ${groupedRate.toFixed(0)} | ${groupedSeconds.toFixed(2)} | 0 |`,
     '',
-    `ingest / bare: ${((ingestRate / bareRate) * 100).toFixed(1)}% (target ≥ 50%); ingest target ≥ 2,000 batches/s`,
+    `ingest / bare: ${percent(bareRate)} of 1 per transaction, ${percent(groupedRate)} of ${CONCURRENCY} per transaction (target ≥ 50%); ingest target ≥ 2,000 batches/s`,
     '',
   ].join('\n'),
 );

@@ -108,3 +108,44 @@ export function latestConsent(db: SqliteDatabase, args: { deviceKeyId: string; s
 export function consentReceiptsOfDevice(db: SqliteDatabase, deviceKeyId: string): string[] {
   return statement(db, 'SELECT receipt FROM consent_receipts WHERE device_key_id = ? ORDER BY received_at_ms, rowid').pluck().all(deviceKeyId) as string[];
 }
+
+/** Everything ingest decides on, read in one indexed query: the device, its study, whether it withdrew and its newest consent. */
+export type IngestAdmission = {
+  device: DeviceRow;
+  study: { status: string; currentVersion: number | null } | undefined;
+  withdrawn: boolean;
+  consent: { state: string; studyVersion: number; validUntilMs: number | null } | undefined;
+};
+
+export function ingestAdmission(db: SqliteDatabase, keyId: string): IngestAdmission | undefined {
+  const row = statement(
+    db,
+    `SELECT d.*, s.status AS study_status, s.current_version AS study_current_version,
+            EXISTS (SELECT 1 FROM erasure_requests e WHERE e.device_key_id = d.key_id) AS withdrawn,
+            c.state AS consent_state, c.study_version AS consent_version, c.valid_until_ms AS consent_valid_until_ms
+       FROM devices d
+       LEFT JOIN studies s ON s.id = d.study_id
+       LEFT JOIN consent_receipts c ON c.rowid = (
+         SELECT rowid FROM consent_receipts WHERE device_key_id = d.key_id AND study_id = d.study_id ORDER BY received_at_ms DESC, rowid DESC LIMIT 1)
+      WHERE d.key_id = ?`,
+  ).get(keyId) as
+    | (RawDevice & {
+        study_status: string | null;
+        study_current_version: number | null;
+        withdrawn: number;
+        consent_state: string | null;
+        consent_version: number | null;
+        consent_valid_until_ms: number | null;
+      })
+    | undefined;
+  if (!row) return undefined;
+  return {
+    device: toDevice(row),
+    study: row.study_status === null ? undefined : { status: row.study_status, currentVersion: row.study_current_version },
+    withdrawn: row.withdrawn === 1,
+    consent:
+      row.consent_state === null || row.consent_version === null
+        ? undefined
+        : { state: row.consent_state, studyVersion: row.consent_version, validUntilMs: row.consent_valid_until_ms },
+  };
+}
