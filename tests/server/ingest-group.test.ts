@@ -72,7 +72,7 @@ describe('ingest group commit', () => {
       acceptEnvelope(world.store, unrelated, new Date()),
     ]);
     expect(settled.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
-    expect(settled[1]?.status === 'rejected' && (settled[1].reason as { code: string }).code).toBe('ingest.batch-conflict');
+    expect(settled[1].status === 'rejected' && (settled[1].reason as { code: string }).code).toBe('ingest.batch-conflict');
     expect(committedRows(original.header.batchId)).toBe(1);
     expect(committedRows(unrelated.header.batchId)).toBe(1);
     const stored = world.store.findEnvelopeOwner(original.header.batchId);
