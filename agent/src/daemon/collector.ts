@@ -109,6 +109,9 @@ export class Collector {
     this.#uploader?.start();
     this.#timer = setInterval(() => {
       this.#closeWindows(false);
+      // The uploader sleeps up to a minute by its own timer; something due now need not wait.
+      const due = this.#store.nextDueAt();
+      if (due !== null && due <= options.clock.now()) this.#uploader?.wake();
     }, options.closeEveryMs ?? DEFAULT_CLOSE_EVERY_MS);
     this.#timer.unref();
   }
