@@ -138,6 +138,19 @@ describe('uploading held windows', () => {
     expect(arrivals(s.server)).toEqual([sampleWindow(1).windowStart]);
   });
 
+  it('stops promptly when told to stop while a pass is still running', async () => {
+    const s = await setup();
+    s.store.putWindows([sampleWindow(1)], 0);
+    s.uploader.start();
+    // The contract server records the batch before it answers, so the pass is still in flight.
+    while (s.server.received.length === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+    const stopped = await Promise.race([
+      s.uploader.stop().then(() => 'stopped'),
+      new Promise((resolve) => setTimeout(resolve, 5_000, 'still running')),
+    ]);
+    expect(stopped).toBe('stopped');
+  });
+
   it('sends nothing once the consent gate closes, and keeps the windows', async () => {
     const s = await setup();
     s.store.putWindows([sampleWindow(1)], 0);

@@ -109,7 +109,9 @@ export class Uploader {
     const stop = new AbortController();
     this.#stop = stop;
     this.#running = (async () => {
-      while (!stop.signal.aborted) {
+      // A function, not the property: the compiler would narrow `aborted` across the awaits.
+      const stopping = (): boolean => stop.signal.aborted;
+      while (!stopping()) {
         try {
           await this.runOnce();
         } catch (error) {
@@ -117,6 +119,8 @@ export class Uploader {
         }
         const next = this.#options.store.nextDueAt();
         const wait = next === null ? MAX_SLEEP_MS : Math.min(MAX_SLEEP_MS, Math.max(MIN_SLEEP_MS, next - this.#options.now()));
+        // stop() may have aborted during the pass: an abort listener added now would never fire.
+        if (stopping()) break;
         await new Promise<void>((resolve) => {
           const done = (): void => {
             clearTimeout(timer);
