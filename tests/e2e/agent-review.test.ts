@@ -132,3 +132,20 @@ describe('candor pending, delete and forget', () => {
     expect((await pending()).length).toBeGreaterThan(0);
   }, 30_000);
 });
+
+describe('after withdrawal', () => {
+  it('erases what was held, and a new enrollment in the same study cannot capture on this device, saying why', async () => {
+    agent = await startTestAgent({ source: { kind: 'replay', file: CODING, speed: 4 } });
+    await agent.enroll();
+    await capture('stop');
+    expect((await pending()).length).toBeGreaterThan(0);
+    const withdrawn = await candor('withdraw', 'coding-practice');
+    expect(withdrawn.code).toBe(0);
+    expect(await pending()).toEqual([]);
+
+    await agent.enroll();
+    const status = await agent.client.call('start', {});
+    expect(status.capturing).toBe(false);
+    expect(status.reason).toMatch(/withdrew from coding-practice on this device/);
+  }, 30_000);
+});

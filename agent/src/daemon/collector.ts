@@ -134,12 +134,17 @@ export class Collector {
   /**
    * Called before capture starts: opens a session (its pipeline and a fresh data key) unless
    * this study version's session is open (a resume after a pause).
-   * @throws CandorError when the study's redaction policy is missing or does not match its hash.
+   * @throws CandorError `capture.withdrawn` for a study withdrawn from on this device, and
+   * when the study's redaction policy is missing or does not match its hash.
    */
   beginCapture(study: StudyVersion): void {
     const current = this.#session;
     if (current && current.study.studyId === study.studyId && current.study.version === study.version) return;
     this.endCapture(false);
+    // The store refuses a withdrawn study's windows for good; capturing them would be for nothing.
+    if (this.#store.isWithdrawn(study.studyId)) {
+      throw new CandorError('capture.withdrawn', `you withdrew from ${study.studyId} on this device, so it cannot collect here again`);
+    }
     const pipeline = pipelineFor(study, this.#options.policiesDir, () => this.#options.clock.now(), this.#options.log.child({ part: 'redact' }));
     this.#store.startSession(study.studyId);
     this.#session = { study, pipeline };
