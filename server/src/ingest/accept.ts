@@ -7,15 +7,19 @@
  * and each is answered only after that transaction has committed. A commit is the dominant cost
  * of a store, so sharing it is most of what keeps ingest near the speed of a bare insert.
  */
-import { verifyEnvelope, CryptoError } from '@candor/shared/crypto';
+import { CryptoError } from '@candor/shared/crypto';
 import type { SealedEnvelope } from '@candor/shared/schemas/envelope';
 import type { IngestAccepted } from '@candor/shared/schemas/ingest';
 import type { ApiStore } from '../db/store.ts';
 import type { EnvelopeRow } from '../db/queries/envelopes.ts';
 import { HttpError } from '../http/errors.ts';
+import { createEnvelopeVerifier } from './verify.ts';
 
 export type IngestAnswer = { status: 200 | 201; body: IngestAccepted };
 type EnvelopeToStore = Omit<EnvelopeRow, 'seq'>;
+
+/** Native Ed25519 with a key cached per device; it decides exactly as `verifyEnvelope` does (./verify.ts). */
+const verifier = createEnvelopeVerifier();
 
 /**
  * Every check that needs no write: the sender is a paired device whose signature verifies, its
@@ -30,7 +34,7 @@ export function admitEnvelope(store: ApiStore, envelope: SealedEnvelope, now: Da
   if (!admission) throw new HttpError('ingest.unknown-device', 'no device is paired with this key');
   const { device, study, consent } = admission;
   try {
-    verifyEnvelope(envelope, device.publicKey);
+    verifier.verify(envelope, device.publicKey);
   } catch (error) {
     if (error instanceof CryptoError) throw new HttpError('ingest.bad-signature', 'the signature does not verify');
     throw error;
