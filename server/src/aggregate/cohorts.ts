@@ -1,6 +1,7 @@
 /** Turning opened windows into per-participant metric sums, and those into cohort cells. */
 import type { WindowAggregate } from '@candor/shared/schemas/window';
 import { assertNever } from '@candor/shared/errors';
+import { laplaceNoise } from './noise.ts';
 
 /** One participant's contribution to any one cell is clipped here, bounding the sensitivity of a release. */
 export const CONTRIBUTION_CAP = 1000;
@@ -67,4 +68,45 @@ export function cohortCells(perParticipant: ReadonlyMap<string, Metrics>, k: num
     .filter(([, cell]) => cell.participants >= k)
     .map(([metric, cell]) => ({ metric, ...cell }))
     .sort((a, b) => (a.metric < b.metric ? -1 : 1));
+}
+
+/** Share of each release's ε spent on deciding which cells appear; the rest noises their totals. */
+export const THRESHOLD_SHARE = 0.5;
+/** Per cell, the most a cell with fewer than k participants may be released with, were there no hard floor. */
+export const RELEASE_DELTA = 1e-6;
+
+export type ReleasePlan = { countScale: number; threshold: number; totalScale: number };
+
+/**
+ * The noise scales and threshold for one release over `cells` candidate cells. One participant
+ * is in each cell at most once (count sensitivity 1, total sensitivity CONTRIBUTION_CAP) but may be
+ * in every cell, so each half of ε is split evenly over the cells. τ = (k − 1) + b·ln(1 / 2δ):
+ * a cell of k − 1 clears it with probability P(Lap(b) > b·ln(1 / 2δ)) = δ.
+ */
+export function releasePlan(k: number, epsilon: number, cells: number): ReleasePlan {
+  const spread = Math.max(cells, 1);
+  const countScale = spread / (epsilon * THRESHOLD_SHARE);
+  return {
+    countScale,
+    threshold: k - 1 + countScale * Math.log(1 / (2 * RELEASE_DELTA)),
+    totalScale: (CONTRIBUTION_CAP * spread) / (epsilon * (1 - THRESHOLD_SHARE)),
+  };
+}
+
+export type ReleasedCell = { metric: string; noisyTotal: number };
+
+/**
+ * Which cells one release shows, and their noisy totals: a cell appears only if its exact count is
+ * at least k (a hard floor) and its count plus Laplace noise clears the threshold τ, so whether one
+ * person moves a cell across the line is itself covered by ε. `uniform` draws from (0, 1).
+ */
+export function releaseCells(cells: readonly Cell[], k: number, epsilon: number, uniform: () => number): ReleasedCell[] {
+  const plan = releasePlan(k, epsilon, cells.length);
+  const released: ReleasedCell[] = [];
+  for (const cell of cells) {
+    const noisyCount = cell.participants + laplaceNoise(plan.countScale, uniform);
+    if (cell.participants < k || noisyCount <= plan.threshold) continue;
+    released.push({ metric: cell.metric, noisyTotal: Math.round(cell.total + laplaceNoise(plan.totalScale, uniform)) });
+  }
+  return released;
 }

@@ -8,8 +8,7 @@ import type { StudyVersion } from '@candor/shared/schemas/study';
 import { personIdOf, studiesWithRole } from '../../auth/permissions.ts';
 import { signCheckpoint, AuditCheckpoint } from '../../audit/chain.ts';
 import { appendAudit, auditedRead } from '../../audit/record.ts';
-import { laplaceNoise } from '../../aggregate/noise.ts';
-import { CONTRIBUTION_CAP } from '../../aggregate/cohorts.ts';
+import { releaseCells } from '../../aggregate/cohorts.ts';
 import { studyOfRow, type ApiStore } from '../../db/store.ts';
 import type { AuditRow } from '../../db/queries/audit.ts';
 import { HttpError, notFound } from '../errors.ts';
@@ -74,11 +73,8 @@ export const DATA_ROUTES = [
           at,
         );
         const cohorts = services.store.aggregator.available() ? services.store.aggregator.cohortResultsOfStudy(params.studyId) : [];
-        // The aggregator clips each participant's contribution to a cell at CONTRIBUTION_CAP, so
-        // that is one participant's sensitivity; the release's ε is split evenly over its cells.
-        const released = cohorts.filter((cell) => cell.participants >= study.k);
-        const scale = (CONTRIBUTION_CAP * Math.max(released.length, 1)) / epsilonPerRelease;
-        const cells = released.map((cell) => ({ metric: cell.metric, noisyTotal: Math.round(cell.total + laplaceNoise(scale, services.uniform)) }));
+        // Noisy threshold and noisy totals, ε split between them (aggregate/cohorts.ts, docs/server.md).
+        const cells = releaseCells(cohorts, study.k, epsilonPerRelease, services.uniform);
         services.store.insertRelease({ id: randomId(), studyId: params.studyId, epsilon: epsilonPerRelease, releasedAt: at.toISOString(), result: JSON.stringify(cells) });
         return releasesOf(services.store, params.studyId, lifetimeEpsilon);
       });
