@@ -134,7 +134,7 @@ describe('candor pending, delete and forget', () => {
 });
 
 describe('after withdrawal', () => {
-  it('erases what was held, and a new enrollment in the same study cannot capture on this device, saying why', async () => {
+  it('erases what was held, and refuses a new enrollment in the same study on this device, saying why', async () => {
     agent = await startTestAgent({ source: { kind: 'replay', file: CODING, speed: 4 } });
     await agent.enroll();
     await capture('stop');
@@ -143,9 +143,12 @@ describe('after withdrawal', () => {
     expect(withdrawn.code).toBe(0);
     expect(await pending()).toEqual([]);
 
-    await agent.enroll();
-    const status = await agent.client.call('start', {});
+    const refusal: unknown = await agent.enroll().then(() => null, (error: unknown) => error);
+    expect(refusal).toHaveProperty('code', 'consent.withdrawn');
+    expect((refusal as Error).message).toMatch(/withdrew from coding-practice on this device/);
+    const status = await agent.client.call('status', {});
+    expect(status.state).toBe('not-enrolled');
     expect(status.capturing).toBe(false);
-    expect(status.reason).toMatch(/withdrew from coding-practice on this device/);
+    await expect(agent.client.call('start', {})).rejects.toHaveProperty('code');
   }, 30_000);
 });

@@ -21,7 +21,16 @@ const MAX_SESSION_MINUTES = 60;
 const MINUTE = 60_000;
 
 type ModelState = 'not-enrolled' | 'enrolled' | 'running' | 'paused' | 'stopped';
-type Model = { state: ModelState; consented: number | null; offered: number; now: number; endsAt: number; pausedUntil: number | null };
+type Model = {
+  state: ModelState;
+  consented: number | null;
+  offered: number;
+  now: number;
+  endsAt: number;
+  pausedUntil: number | null;
+  /** Withdrawal destroys the study's keys and data on this device: it cannot be joined here again. */
+  withdrawn: boolean;
+};
 type Real = { agent: TestAgent; clock: ManualClock };
 
 let x: XServer;
@@ -89,7 +98,7 @@ function step(name: string, apply: (model: Model) => boolean, act: (real: Real, 
 
 const enroll = () =>
   step('enroll', (m) => {
-    if (m.state === 'running' || m.state === 'paused') return false;
+    if (m.state === 'running' || m.state === 'paused' || m.withdrawn) return false;
     m.state = 'enrolled';
     m.consented = m.offered;
     return true;
@@ -130,6 +139,7 @@ const withdraw = () =>
     if (m.state === 'not-enrolled') return false;
     m.state = 'not-enrolled';
     m.consented = null;
+    m.withdrawn = true;
     return true;
   }, (r) => r.agent.client.call('withdraw', { studyId: 'coding-practice' }));
 
@@ -204,7 +214,7 @@ describe('consent state equals capture state', () => {
         const clock = createManualClock(Date.parse('2026-11-23T09:00:00.000Z'));
         const agent = await startTestAgent({ clock }, { maxSessionMinutes: MAX_SESSION_MINUTES });
         try {
-          const model: Model = { state: 'not-enrolled', consented: null, offered: 1, now: clock.now(), endsAt: 0, pausedUntil: null };
+          const model: Model = { state: 'not-enrolled', consented: null, offered: 1, now: clock.now(), endsAt: 0, pausedUntil: null, withdrawn: false };
           const steps = startRunning ? [enroll(), start(null), ...sequence] : sequence;
           await fc.asyncModelRun(() => ({ model, real: { agent, clock } }), steps);
         } finally {

@@ -198,6 +198,7 @@ export function createAgent({ dataDir, catalog, source, collector, clock, log, b
     notice: ({ studyId }) => consentNoticeOf(findStudy(studyId)),
     enroll: ({ studyId, noticeHash }) => {
       const study = findStudy(studyId);
+      collector.assertMayEnroll(studyId);
       const notice = consentNoticeOf(study);
       if (notice.noticeHash !== noticeHash) {
         throw new CandorError('consent.notice-changed', `the notice for ${studyId} changed since it was shown; read it again (candor enroll ${studyId})`);

@@ -132,6 +132,18 @@ export class Collector {
   }
 
   /**
+   * Called before consent is recorded: a study withdrawn from on this device had its keys and
+   * data destroyed, and the store refuses its windows for good, so consenting again here would
+   * promise a capture that cannot happen.
+   * @throws CandorError `consent.withdrawn`.
+   */
+  assertMayEnroll(studyId: string): void {
+    if (this.#store.isWithdrawn(studyId)) {
+      throw new CandorError('consent.withdrawn', `you withdrew from ${studyId} on this device, so it cannot collect here again`);
+    }
+  }
+
+  /**
    * Called before capture starts: opens a session (its pipeline and a fresh data key) unless
    * this study version's session is open (a resume after a pause).
    * @throws CandorError `capture.withdrawn` for a study withdrawn from on this device, and
