@@ -23,7 +23,7 @@ export type XServer = {
   /**
    * Opens an xterm with this WM_CLASS and title; resolves with its window id once mapped.
    * `coverScreen` makes it what a screen locker makes: override-redirect, covering the screen
-   * (xterm then sets no WM_CLASS, so this resolves with '' once a new top-level window shows).
+   * (xterm then sets no WM_CLASS, so this resolves with the new top-level window once it is viewable).
    */
   openWindow(windowClass: string, title: string, options?: { coverScreen?: boolean }): Promise<string>;
   /** Gives a window the input focus (no window manager needed). */
@@ -92,17 +92,21 @@ export async function startXvfb(): Promise<XServer> {
     async openWindow(windowClass, title, { coverScreen = false } = {}) {
       // The window lives as long as this process does, not a second longer.
       const watch = `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done`;
-      const topLevels = async (): Promise<number> => Number(/(\d+) child/.exec((await run('xwininfo', ['-root', '-children'], { env })).stdout)?.[1] ?? 0);
-      const before = coverScreen ? await topLevels() : 0;
+      const topLevels = async (): Promise<string[]> => [...(await run('xwininfo', ['-root', '-children'], { env })).stdout.matchAll(/^\s+(0x[0-9a-f]+)\s/gm)].map((match) => match[1] ?? '');
+      const viewable = async (window: string): Promise<boolean> => (await run('xwininfo', ['-id', window], { env })).stdout.includes('Map State: IsViewable');
+      const before = new Set(coverScreen ? await topLevels() : []);
       const shape = coverScreen ? ['-xrm', '*overrideRedirect: true', '-geometry', '400x200+0+0'] : ['-geometry', '60x10'];
       const client = spawn('xterm', ['-class', windowClass, '-title', title, ...shape, '-e', 'sh', '-c', watch], { env, stdio: 'ignore' });
       clients.push(client);
       if (coverScreen) {
-        for (let tries = 0; (await topLevels()) <= before; tries += 1) {
+        // Created is not enough: the window counts only once it is mapped (viewable), as a locker's is.
+        for (let tries = 0; ; tries += 1) {
           if (tries > 200) throw new Error('the covering window never appeared');
+          for (const window of (await topLevels()).filter((id) => !before.has(id))) {
+            if (await viewable(window)) return window;
+          }
           await new Promise((resolve) => setTimeout(resolve, 25));
         }
-        return '';
       }
       const found = await xdotool('search', '--sync', '--onlyvisible', '--limit', '1', '--class', `^${windowClass}$`);
       return found.trim().split('\n')[0] ?? '';
