@@ -124,7 +124,8 @@ const bareRows = envelopes.map((envelope, index) => ({
 // Ingest commits the batches that arrive in one event-loop turn together (at most CONCURRENCY,
 // as many as are in flight), so the bare insert is timed both ways: one transaction per batch,
 // and groups of CONCURRENCY per transaction, the most grouping ingest could ever get. Same
-// pragmas (WAL, synchronous = NORMAL) as the server's store, since it is the same openApiStore.
+// pragmas (WAL, synchronous = FULL) as the server's store, since it is the same openApiStore;
+// both are read back from the connections and printed.
 function bareInsert(groupSize: number): number {
   const started = process.hrtime.bigint();
   for (let first = 0; first < bareRows.length; first += groupSize) {
@@ -142,10 +143,12 @@ const ingestRate = BATCHES / result.seconds;
 const bareRate = BATCHES / bareSeconds;
 const groupedRate = BATCHES / groupedSeconds;
 const bytes = Math.round(bodies.reduce((sum, body) => sum + body.length, 0) / BATCHES);
+const pragmas = (durability: { journalMode: string; synchronous: string }): string => `journal_mode = ${durability.journalMode}, synchronous = ${durability.synchronous.toUpperCase()}`;
 const percent = (rate: number): string => `${((ingestRate / rate) * 100).toFixed(1)}%`;
 process.stdout.write(
   [
     `batches: ${BATCHES} from ${DEVICES} devices, ${CONCURRENCY} in flight over keep-alive connections, ~${bytes} bytes each (8 windows)`,
+    `pragmas: ingest's store ${pragmas(store.durability())}; bare insert's store ${pragmas(bare.durability())}`,
     `load average (1/5/15 min) on ${String(availableParallelism())} cores: ${loadavg().map((load) => load.toFixed(2)).join(' / ')}`,
     '',
     '| path | batches/s | seconds | refused |',

@@ -13,14 +13,17 @@ export type Migration = { version: number; name: string; up: (db: SqliteDatabase
 /**
  * Opens (creating if needed) a database owned by this process and brings it to the newest
  * schema. `secure_delete` overwrites freed pages, so deleted rows (erased participants) do
- * not linger in the file; WAL keeps readers in the other process unblocked.
+ * not linger in the file; WAL keeps readers in the other process unblocked. `synchronous = FULL`
+ * syncs the WAL at every commit: an acknowledged batch or erasure outlives a power loss, not only
+ * a crash, since the agent deletes its own copy once acknowledged (ingest's group commit keeps
+ * the cost to one sync per group).
  * @throws CandorError `db.newer-schema` when the file was written by a newer Candor.
  */
 export function openWritableDatabase(file: string, migrations: readonly Migration[]): SqliteDatabase {
   const db = new Database(file);
   try {
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
+    db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
     db.pragma('secure_delete = ON');
     db.pragma('busy_timeout = 5000');
@@ -30,6 +33,16 @@ export function openWritableDatabase(file: string, migrations: readonly Migratio
     db.close();
     throw error;
   }
+}
+
+const SYNCHRONOUS_LEVELS = ['off', 'normal', 'full', 'extra'] as const;
+
+/** How a connection commits, read back from SQLite rather than assumed. */
+export type Durability = { journalMode: string; synchronous: (typeof SYNCHRONOUS_LEVELS)[number] | 'unknown' };
+
+export function durabilityOf(db: SqliteDatabase): Durability {
+  const level = Number(db.pragma('synchronous', { simple: true }));
+  return { journalMode: String(db.pragma('journal_mode', { simple: true })), synchronous: SYNCHRONOUS_LEVELS[level] ?? 'unknown' };
 }
 
 /** Opens another process's database for reading only (the two processes never write each other's files). */

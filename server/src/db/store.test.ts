@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { openWritableDatabase } from './sqlite.ts';
+import { openApiStore } from './store.ts';
 import { API_MIGRATIONS } from './schema/api/index.ts';
 
 const dirs: string[] = [];
@@ -17,13 +18,20 @@ afterEach(() => {
 });
 
 describe('the server database', () => {
-  it('opens with WAL, foreign keys and secure_delete on', () => {
+  it('opens with WAL, synchronous FULL, foreign keys and secure_delete on', () => {
     const db = openWritableDatabase(files().apiDb, API_MIGRATIONS);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('synchronous', { simple: true })).toBe(2);
     expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
     expect(db.pragma('secure_delete', { simple: true })).toBe(1);
     expect(db.pragma('user_version', { simple: true })).toBe(API_MIGRATIONS.length);
     db.close();
+  });
+
+  it('reports that the API store syncs every commit to disk, so an acknowledged batch outlives a power loss', () => {
+    const store = openApiStore(files());
+    expect(store.durability()).toEqual({ journalMode: 'wal', synchronous: 'full' });
+    store.close();
   });
 
   it('refuses a database written by a newer schema and leaves it untouched', () => {

@@ -14,7 +14,7 @@ import * as audit from './queries/audit.ts';
 import * as aggregator from './queries/aggregator.ts';
 import { API_MIGRATIONS } from './schema/api/index.ts';
 import { AGGREGATOR_MIGRATIONS } from './schema/aggregator/index.ts';
-import { checkpointAndTruncate, openReadOnlyDatabase, openWritableDatabase, type SqliteDatabase } from './sqlite.ts';
+import { checkpointAndTruncate, durabilityOf, openReadOnlyDatabase, openWritableDatabase, type Durability, type SqliteDatabase } from './sqlite.ts';
 
 /** A stored version's body, parsed again on the way out like anything read back from disk. @throws ValidationError if the row was altered. */
 export function studyOfRow(row: { body: string }): StudyVersion {
@@ -49,6 +49,8 @@ export type ApiStore = ApiQueries & {
   aggregator: AggregatorReads & { available: () => boolean };
   /** After erasing rows: nothing of them may remain in the WAL. */
   compact: () => void;
+  /** How a commit reaches the disk (an acknowledged ingest must outlive a power loss). */
+  durability: () => Durability;
   close: () => void;
 };
 
@@ -78,6 +80,7 @@ export function openApiStore(files: StoreFiles): ApiStore {
     compact: () => {
       checkpointAndTruncate(db);
     },
+    durability: () => durabilityOf(db),
     close: () => {
       aggregatorDb?.close();
       db.close();
