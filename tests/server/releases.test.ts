@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAggregatorStore } from '../../server/src/db/store.ts';
-import { releasePlan } from '../../server/src/aggregate/cohorts.ts';
+import { cellsPerParticipant, releasePlan } from '../../server/src/aggregate/cohorts.ts';
+import { StudyVersion } from '../../shared/src/schemas/study.ts';
 import { createWorld, SEED_STUDY, type Session, type World } from './world.ts';
 
 type ReleasesBody = { epsilonSpent: number; lifetimeEpsilon: number; releases: { epsilon: number; cells: { metric: string; noisyTotal: number }[] }[] };
@@ -26,8 +27,10 @@ afterAll(async () => {
 
 describe('a release over cohort cells written through the aggregator store (standing in for hundreds of participants)', () => {
   const k = SEED_STUDY.k ?? 10;
-  const { threshold } = releasePlan(k, SEED_STUDY.dp?.epsilonPerRelease ?? 1, 3);
-  const wide = Math.ceil(threshold) + 100;
+  // The noise scale comes from the cells one participant can be in under the study's scope, not from the cells present.
+  const { threshold, countScale } = releasePlan(k, SEED_STUDY.dp?.epsilonPerRelease ?? 1, cellsPerParticipant([StudyVersion.parse(SEED_STUDY)]));
+  // Twenty noise scales past τ: released whatever the draw.
+  const wide = Math.ceil(threshold + 20 * countScale);
 
   beforeAll(() => {
     const aggregatorStore = openAggregatorStore(world.files);

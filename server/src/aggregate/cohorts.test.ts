@@ -57,7 +57,7 @@ const cell = (participants: number, total = participants * 10): Cell => ({ metri
 function releaseRate(participants: number, k: number, epsilon: number, runs: number): number {
   const uniform = seeded(7);
   let released = 0;
-  for (let run = 0; run < runs; run += 1) released += releaseCells([cell(participants)], k, epsilon, uniform).length;
+  for (let run = 0; run < runs; run += 1) released += releaseCells([cell(participants)], k, epsilon, 1, uniform).length;
   return released / runs;
 }
 
@@ -83,8 +83,8 @@ describe('the noisy release threshold', () => {
   it('never releases a cell under k even when its noisy count clears τ (the hard floor)', () => {
     // A uniform just under 1 draws noise far above τ − (k − 1); only the floor keeps the cell out.
     const huge = () => 1 - 1e-15;
-    expect(releaseCells([cell(9)], 10, 1, huge)).toEqual([]);
-    expect(releaseCells([cell(10)], 10, 1, huge)).toHaveLength(1);
+    expect(releaseCells([cell(9)], 10, 1, 1, huge)).toEqual([]);
+    expect(releaseCells([cell(10)], 10, 1, 1, huge)).toHaveLength(1);
   });
 
   it('decides by noise, not by a step at k: the release rate climbs from k through τ and is all but certain well past it', () => {
@@ -139,7 +139,7 @@ describe('differencing two releases', () => {
   const base = Math.floor(threshold) - 1;
   const without = people(base, { 'keyboard-activity.keyCount': 10 });
   const withThem = new Map(without).set('extra', { 'keyboard-activity.keyCount': 1_000_000 });
-  const noisy = (cells: Cell[], uniform: () => number) => releaseCells(cells, k, epsilon, uniform);
+  const noisy = (cells: Cell[], uniform: () => number) => releaseCells(cells, k, epsilon, 1, uniform);
 
   // Tolerance: buckets count ≥ 2 000 hits, so each frequency's relative standard error is ≤ 1/√2000 ≈ 2.2 %
   // and the ratio's ≤ 3.2 %; 15 % above the bound is more than four standard errors.

@@ -1,5 +1,6 @@
 /** Turning opened windows into per-participant metric sums, and those into cohort cells. */
-import type { WindowAggregate } from '@candor/shared/schemas/window';
+import type { StudyVersion } from '@candor/shared/schemas/study';
+import { HISTOGRAM_EDGES, KEY_CLASSES, type WindowAggregate } from '@candor/shared/schemas/window';
 import { assertNever } from '@candor/shared/errors';
 import { laplaceNoise } from './noise.ts';
 
@@ -51,13 +52,80 @@ export function metricsOfWindows(windows: readonly WindowAggregate[]): Metrics {
 export type Cell = { metric: string; participants: number; total: number };
 
 /**
- * Sums clipped per-participant totals per metric and keeps only cells with at least k
+ * Signals whose cells are named by the data (shortcuts, app labels, typed tokens) add at most
+ * this many cells per participant to a release, their largest: without a bound, one person
+ * typing many rare words could be in arbitrarily many cells, and no noise scale would cover them.
+ */
+export const OPEN_CELLS_PER_PARTICIPANT = 20;
+
+const OPEN_SIGNALS = ['shortcuts', 'app-usage', 'typed-vocabulary'] as const;
+
+/** Cells a fixed-shape signal always has, from the shared window schema. */
+const FIXED_CELLS = {
+  'keyboard-activity': 2 + HISTOGRAM_EDGES.typingSpeedKpm.length + 1 + HISTOGRAM_EDGES.pauseMs.length + 1,
+  'key-classes': KEY_CLASSES.length,
+  'mouse-activity': 4 + 1 + HISTOGRAM_EDGES.mouseDistanceSteps.length + 1 + HISTOGRAM_EDGES.mouseSpeedDiagonalsPerSecond.length + 1,
+} as const;
+
+/**
+ * The most cells one participant can be counted in, fixed by what was consented to (every version
+ * whose data may be in the cells) and never by the data: were it counted from the cells present, one
+ * participant opening a new cell would change every cell's noise scale, which a release would show.
+ */
+export function cellsPerParticipant(versions: readonly StudyVersion[]): number {
+  const signals = new Set(versions.flatMap((version) => version.signals));
+  const shortcuts = new Set(versions.flatMap((version) => version.shortcuts));
+  // An empty allowlist means every app that is not denied: labels are then open-ended.
+  const openApps = versions.some((version) => version.signals.includes('app-usage') && version.apps.allow.length === 0);
+  const appLabels = new Set(versions.flatMap((version) => version.apps.allow.map((app) => app.label)));
+  let cells = 0;
+  for (const signal of signals) {
+    switch (signal) {
+      case 'keyboard-activity':
+      case 'key-classes':
+      case 'mouse-activity':
+        cells += FIXED_CELLS[signal];
+        break;
+      case 'shortcuts':
+        cells += Math.min(shortcuts.size, OPEN_CELLS_PER_PARTICIPANT);
+        break;
+      case 'app-usage':
+        cells += openApps ? OPEN_CELLS_PER_PARTICIPANT : Math.min(appLabels.size, OPEN_CELLS_PER_PARTICIPANT);
+        break;
+      case 'typed-vocabulary':
+        cells += OPEN_CELLS_PER_PARTICIPANT;
+        break;
+      default:
+        assertNever(signal, 'signal');
+    }
+  }
+  return cells;
+}
+
+/** One participant's metrics with each open-ended signal cut to its OPEN_CELLS_PER_PARTICIPANT largest cells (ties by name). */
+export function boundContribution(metrics: Metrics): Metrics {
+  const bounded: Metrics = {};
+  const open = new Map<string, [string, number][]>(OPEN_SIGNALS.map((signal) => [signal, []]));
+  for (const [metric, value] of Object.entries(metrics)) {
+    const entries = open.get(metric.slice(0, metric.indexOf('.')));
+    if (entries) entries.push([metric, value]);
+    else bounded[metric] = value;
+  }
+  for (const entries of open.values()) {
+    entries.sort(([nameA, a], [nameB, b]) => b - a || (nameA < nameB ? -1 : 1));
+    for (const [metric, value] of entries.slice(0, OPEN_CELLS_PER_PARTICIPANT)) bounded[metric] = value;
+  }
+  return bounded;
+}
+
+/**
+ * Sums clipped, bounded per-participant totals per metric and keeps only cells with at least k
  * distinct participants: a smaller cell is never written where the API server can read it.
  */
 export function cohortCells(perParticipant: ReadonlyMap<string, Metrics>, k: number): Cell[] {
   const cells = new Map<string, { participants: number; total: number }>();
   for (const metrics of perParticipant.values()) {
-    for (const [metric, value] of Object.entries(metrics)) {
+    for (const [metric, value] of Object.entries(boundContribution(metrics))) {
       const cell = cells.get(metric) ?? { participants: 0, total: 0 };
       cell.participants += 1;
       cell.total += Math.min(value, CONTRIBUTION_CAP);
@@ -78,9 +146,9 @@ export const RELEASE_DELTA = 1e-6;
 export type ReleasePlan = { countScale: number; threshold: number; totalScale: number };
 
 /**
- * The noise scales and threshold for one release over `cells` candidate cells. One participant
- * is in each cell at most once (count sensitivity 1, total sensitivity CONTRIBUTION_CAP) but may be
- * in every cell, so each half of ε is split evenly over the cells. τ = (k − 1) + b·ln(1 / 2δ):
+ * The noise scales and threshold for one release where one participant can be in at most `cells`
+ * cells (`cellsPerParticipant`), in each at most once (count sensitivity 1, total sensitivity
+ * CONTRIBUTION_CAP), so each half of ε is split evenly over those cells. τ = (k − 1) + b·ln(1 / 2δ):
  * a cell of k − 1 clears it with probability P(Lap(b) > b·ln(1 / 2δ)) = δ.
  */
 export function releasePlan(k: number, epsilon: number, cells: number): ReleasePlan {
@@ -98,10 +166,11 @@ export type ReleasedCell = { metric: string; noisyTotal: number };
 /**
  * Which cells one release shows, and their noisy totals: a cell appears only if its exact count is
  * at least k (a hard floor) and its count plus Laplace noise clears the threshold τ, so whether one
- * person moves a cell across the line is itself covered by ε. `uniform` draws from (0, 1).
+ * person moves a cell across the line is itself covered by ε. `perParticipant` comes from
+ * `cellsPerParticipant`; `uniform` draws from (0, 1).
  */
-export function releaseCells(cells: readonly Cell[], k: number, epsilon: number, uniform: () => number): ReleasedCell[] {
-  const plan = releasePlan(k, epsilon, cells.length);
+export function releaseCells(cells: readonly Cell[], k: number, epsilon: number, perParticipant: number, uniform: () => number): ReleasedCell[] {
+  const plan = releasePlan(k, epsilon, perParticipant);
   const released: ReleasedCell[] = [];
   for (const cell of cells) {
     const noisyCount = cell.participants + laplaceNoise(plan.countScale, uniform);

@@ -8,7 +8,7 @@ import type { StudyVersion } from '@candor/shared/schemas/study';
 import { personIdOf, studiesWithRole } from '../../auth/permissions.ts';
 import { signCheckpoint, AuditCheckpoint } from '../../audit/chain.ts';
 import { appendAudit, auditedRead } from '../../audit/record.ts';
-import { releaseCells } from '../../aggregate/cohorts.ts';
+import { cellsPerParticipant, releaseCells } from '../../aggregate/cohorts.ts';
 import { studyOfRow, type ApiStore } from '../../db/store.ts';
 import type { AuditRow } from '../../db/queries/audit.ts';
 import { HttpError, notFound } from '../errors.ts';
@@ -73,8 +73,10 @@ export const DATA_ROUTES = [
           at,
         );
         const cohorts = services.store.aggregator.available() ? services.store.aggregator.cohortResultsOfStudy(params.studyId) : [];
-        // Noisy threshold and noisy totals, ε split between them (aggregate/cohorts.ts, docs/server.md).
-        const cells = releaseCells(cohorts, study.k, epsilonPerRelease, services.uniform);
+        // Noisy threshold and noisy totals, ε split between them and over the cells one participant
+        // can be in under any approved version — data can only come from those (docs/server.md).
+        const approved = services.store.listStudyVersions(params.studyId).filter((version) => version.state === 'approved').map(studyOfRow);
+        const cells = releaseCells(cohorts, study.k, epsilonPerRelease, cellsPerParticipant(approved), services.uniform);
         services.store.insertRelease({ id: randomId(), studyId: params.studyId, epsilon: epsilonPerRelease, releasedAt: at.toISOString(), result: JSON.stringify(cells) });
         return releasesOf(services.store, params.studyId, lifetimeEpsilon);
       });
