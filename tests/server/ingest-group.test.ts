@@ -11,6 +11,7 @@ import { createWorld, keyboardWindow, type Device, type World } from './world.ts
 let world: World;
 let first: Device;
 let second: Device;
+let leaving: Device;
 
 const batch = (studyId: string) => ({ windows: [keyboardWindow(studyId, 12)] });
 
@@ -25,6 +26,8 @@ beforeAll(async () => {
   second = await world.enrollDevice('group-b', await world.signIn(world.person('quinn', [{ role: 'participant', studyId: null }])));
   expect(await world.consent(first)).toBe(201);
   expect(await world.consent(second)).toBe(201);
+  leaving = await world.enrollDevice('group-a', await world.signIn(world.person('lee', [{ role: 'participant', studyId: null }])));
+  expect(await world.consent(leaving)).toBe(201);
 });
 afterAll(async () => {
   await world.close();
@@ -85,6 +88,21 @@ describe('ingest group commit', () => {
     expect(responses.map((response) => response.statusCode).sort()).toEqual([200, 200, 200, 201]);
     expect(responses.map((response) => response.json<{ status: string }>().status).sort()).toEqual(['duplicate', 'duplicate', 'duplicate', 'stored']);
     expect(committedRows(envelope.header.batchId)).toBe(1);
+  });
+
+  it('refuses an envelope whose participant withdrew after it arrived but before its group committed, and stores nothing of it', async () => {
+    const envelope = world.seal(leaving, batch('group-a'));
+    const answer = acceptEnvelope(world.store, envelope, new Date());
+    // The withdrawal lands in the same turn, after the request and before the group's transaction.
+    world.store.insertErasureRequest({
+      requestId: 'r'.repeat(22),
+      studyId: 'group-a',
+      deviceKeyId: leaving.pair.keyId,
+      pseudonym: leaving.pseudonym,
+      requestedAt: new Date().toISOString(),
+    });
+    await expect(answer).rejects.toMatchObject({ code: 'ingest.no-consent' });
+    expect(committedRows(envelope.header.batchId)).toBe(0);
   });
 
   it('refuses a bad envelope at once without holding up or spoiling the group it arrived with', async () => {

@@ -2,12 +2,15 @@
  * The API server's half of ingest: it checks who sent an envelope and whether they may, then
  * stores it sealed. It cannot open it: the study's secret key lives only in the aggregator.
  *
- * Envelopes that arrive together are stored together (group commit): each request is checked on
- * its own, then every request checked in the same event-loop turn is written in one transaction,
- * and each is answered only after that transaction has committed. A commit is the dominant cost
- * of a store, so sharing it is most of what keeps ingest near the speed of a bare insert.
+ * Envelopes that arrive together are stored together (group commit): every envelope received in
+ * the same event-loop turn is checked and written in one transaction, and each request is
+ * answered only after that transaction has committed. A commit (with `synchronous = FULL`, a sync
+ * to disk) is the dominant cost of a store, so sharing it is most of what keeps ingest near the
+ * speed of a bare insert. The checks run inside that transaction, so a withdrawal, an unpairing
+ * or a study closing cannot land between an envelope's checks and its write.
  */
 import { CryptoError } from '@candor/shared/crypto';
+import { InvariantError } from '@candor/shared/errors';
 import type { SealedEnvelope } from '@candor/shared/schemas/envelope';
 import type { IngestAccepted } from '@candor/shared/schemas/ingest';
 import type { ApiStore } from '../db/store.ts';
@@ -21,41 +24,47 @@ type EnvelopeToStore = Omit<EnvelopeRow, 'seq'>;
 /** Native Ed25519 with a key cached per device; it decides exactly as `verifyEnvelope` does (./verify.ts). */
 const verifier = createEnvelopeVerifier();
 
+/** What every envelope of one group shares: the aggregator's readiness and each study's current key, read once per group. */
+type GroupReads = { available: boolean | undefined; studyKeys: Map<string, string | undefined> };
+
 /**
  * Every check that needs no write: the sender is a paired device whose signature verifies, its
  * study is open at this version, its newest consent is active, and the envelope is sealed to the
  * study's current key. Device, study, withdrawal and consent come from one indexed query.
- * @throws HttpError for an unknown device, a bad signature, another study, a study that is not
- * open or another version, no consent, an aggregator not ready yet, or the wrong recipient key.
+ * Returns a refusal rather than throwing it, so one refusal does not undo the rest of the group.
  */
-export function admitEnvelope(store: ApiStore, envelope: SealedEnvelope, now: Date): EnvelopeToStore {
+function admit(store: ApiStore, envelope: SealedEnvelope, now: Date, reads: GroupReads): EnvelopeToStore | Error {
   const { header } = envelope;
   const admission = store.ingestAdmission(header.senderKeyId);
-  if (!admission) throw new HttpError('ingest.unknown-device', 'no device is paired with this key');
+  if (!admission) return new HttpError('ingest.unknown-device', 'no device is paired with this key');
   const { device, study, consent } = admission;
   try {
     verifier.verify(envelope, device.publicKey);
   } catch (error) {
-    if (error instanceof CryptoError) throw new HttpError('ingest.bad-signature', 'the signature does not verify');
-    throw error;
+    if (error instanceof CryptoError) return new HttpError('ingest.bad-signature', 'the signature does not verify');
+    // A fault in the check itself fails this request only: nothing of it was written.
+    return error instanceof Error ? error : new InvariantError('envelope verification failed');
   }
   // A device is paired for one study: an envelope it addresses to another is a replay or a forgery.
-  if (header.studyId !== device.studyId) throw new HttpError('ingest.batch-conflict', 'this device is not enrolled in that study');
+  if (header.studyId !== device.studyId) return new HttpError('ingest.batch-conflict', 'this device is not enrolled in that study');
   if (study?.status !== 'open' || study.currentVersion !== header.studyVersion) {
-    throw new HttpError('ingest.study-not-open', 'the study is not open for this version');
+    return new HttpError('ingest.study-not-open', 'the study is not open for this version');
   }
   // Consent decides, not the device: the newest receipt must be given/re-affirmed, unexpired and for this version.
-  if (admission.withdrawn) throw new HttpError('ingest.no-consent', 'this participant has withdrawn');
+  if (admission.withdrawn) return new HttpError('ingest.no-consent', 'this participant has withdrawn');
   const active =
     consent !== undefined &&
     (consent.state === 'given' || consent.state === 're-affirmed') &&
     consent.studyVersion === header.studyVersion &&
     consent.validUntilMs !== null &&
     consent.validUntilMs > now.getTime();
-  if (!active) throw new HttpError('ingest.no-consent', 'no active consent for this study version');
-  if (!store.aggregator.available()) throw new HttpError('aggregator.unavailable', 'ingest is not ready; retry later');
-  const recipient = store.aggregator.currentStudyKey(header.studyId);
-  if (recipient?.keyId !== header.recipientKeyId) throw new HttpError('ingest.wrong-recipient', "the envelope is not sealed to the study's current key");
+  if (!active) return new HttpError('ingest.no-consent', 'no active consent for this study version');
+  reads.available ??= store.aggregator.available();
+  if (!reads.available) return new HttpError('aggregator.unavailable', 'ingest is not ready; retry later');
+  if (!reads.studyKeys.has(header.studyId)) reads.studyKeys.set(header.studyId, store.aggregator.currentStudyKey(header.studyId)?.keyId);
+  if (reads.studyKeys.get(header.studyId) !== header.recipientKeyId) {
+    return new HttpError('ingest.wrong-recipient', "the envelope is not sealed to the study's current key");
+  }
   return {
     batchId: header.batchId,
     studyId: header.studyId,
@@ -66,49 +75,51 @@ export function admitEnvelope(store: ApiStore, envelope: SealedEnvelope, now: Da
   };
 }
 
-/** Stores one admitted envelope unless its batch id is held; runs inside the group's transaction. Returns a refusal rather than throwing it, so one conflict does not undo the rest of the group. */
-function storeOnce(store: ApiStore, row: EnvelopeToStore): IngestAnswer | HttpError {
+type Waiting = { envelope: SealedEnvelope; now: Date; resolve: (answer: IngestAnswer) => void; reject: (error: unknown) => void };
+
+/** Admits one envelope and stores it unless its batch id is held; runs inside the group's transaction. */
+function storeOnce(store: ApiStore, waiting: Waiting, reads: GroupReads): IngestAnswer | Error {
+  const row = admit(store, waiting.envelope, waiting.now, reads);
+  if (row instanceof Error) return row;
+  if (store.insertEnvelope(row)) return { status: 201, body: { batchId: row.batchId, status: 'stored' } };
   const owner = store.findEnvelopeOwner(row.batchId);
-  if (owner) {
-    if (owner.deviceKeyId !== row.deviceKeyId || owner.studyId !== row.studyId) {
-      return new HttpError('ingest.batch-conflict', 'this batch id is held for another sender or study');
-    }
-    return { status: 200, body: { batchId: row.batchId, status: 'duplicate' } };
+  if (owner?.deviceKeyId !== row.deviceKeyId || owner.studyId !== row.studyId) {
+    return new HttpError('ingest.batch-conflict', 'this batch id is held for another sender or study');
   }
-  store.insertEnvelope(row);
-  return { status: 201, body: { batchId: row.batchId, status: 'stored' } };
+  return { status: 200, body: { batchId: row.batchId, status: 'duplicate' } };
 }
 
-type Waiting = { row: EnvelopeToStore; resolve: (answer: IngestAnswer) => void; reject: (error: unknown) => void };
 const groups = new WeakMap<ApiStore, Waiting[]>();
 
-/** Writes one group in one transaction, then answers each request; a failed commit fails every request in it and stores none. */
+/** Checks and writes one group in one transaction, then answers each request; a failed commit fails every request in it and stores none. */
 function commitGroup(store: ApiStore): void {
   const group = groups.get(store) ?? [];
   groups.delete(store);
-  let outcomes: (IngestAnswer | HttpError)[];
+  const reads: GroupReads = { available: undefined, studyKeys: new Map() };
+  let outcomes: (IngestAnswer | Error)[];
   try {
-    outcomes = store.transaction(() => group.map((waiting) => storeOnce(store, waiting.row)));
+    outcomes = store.transaction(() => group.map((waiting) => storeOnce(store, waiting, reads)));
   } catch (error) {
     for (const waiting of group) waiting.reject(error);
     return;
   }
   group.forEach((waiting, index) => {
     const outcome = outcomes[index];
-    if (outcome === undefined || outcome instanceof HttpError) waiting.reject(outcome);
+    if (outcome === undefined || outcome instanceof Error) waiting.reject(outcome);
     else waiting.resolve(outcome);
   });
 }
 
 /**
- * Checks an envelope now and stores it once, in the transaction it shares with the others that
+ * Checks an envelope and stores it once, in the transaction it shares with the others that
  * arrived in the same event-loop turn; resolves only after that transaction has committed.
  * Two copies of one batch in one group store one row: the first is `stored`, the second `duplicate`.
- * @throws HttpError as `admitEnvelope` (synchronously); rejects with HttpError `ingest.batch-conflict`
- * for a batch id already held for another sender or study, or with the database's error if the commit fails.
+ * Rejects with HttpError `ingest.unknown-device`, `ingest.bad-signature`, `ingest.batch-conflict`
+ * (another study, or a batch id already held for another sender or study), `ingest.study-not-open`,
+ * `ingest.no-consent`, `aggregator.unavailable` or `ingest.wrong-recipient`; with the verifier's
+ * error if the check itself fails; with the database's error if the commit fails.
  */
 export function acceptEnvelope(store: ApiStore, envelope: SealedEnvelope, now: Date): Promise<IngestAnswer> {
-  const row = admitEnvelope(store, envelope, now);
   return new Promise((resolve, reject) => {
     let group = groups.get(store);
     if (!group) {
@@ -118,6 +129,6 @@ export function acceptEnvelope(store: ApiStore, envelope: SealedEnvelope, now: D
         commitGroup(store);
       });
     }
-    group.push({ row, resolve, reject });
+    group.push({ envelope, now, resolve, reject });
   });
 }
