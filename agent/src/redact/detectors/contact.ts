@@ -1,7 +1,12 @@
-import { collect, type Detector } from './detector.ts';
+import { collect, cueWords, type Detector, type Span } from './detector.ts';
 
-// Local part, then a domain with at least one dot and an alphabetic top-level label.
-const EMAIL = /(?<![\w.%+-])[\w.%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![\w-])/g;
+// An address is found from its `@`: the local part is the whole run of `[\w.%+-]` before it
+// (nothing of the kind may precede it), then DOMAIN, tried at the `@` only: at least one dot
+// and an alphabetic top-level label. This finds what the one pattern
+// /(?<![\w.%+-])[\w.%+-]+@DOMAIN/g finds, without trying it at every position of the text.
+const DOMAIN = /@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![\w-])/y;
+const LOCAL_CHARACTER = new Uint8Array(128);
+for (let code = 0; code < 128; code += 1) LOCAL_CHARACTER[code] = /[\w.%+-]/.test(String.fromCharCode(code)) ? 1 : 0;
 // SSH remotes (`git@github.com:org/repo`) name a service account, not a person.
 const SERVICE_LOCAL_PARTS = new Set(['git']);
 // `logo@2x.png` is an asset name: these extensions are not top-level domains.
@@ -14,6 +19,24 @@ const OBFUSCATED_EMAIL = new RegExp(String.raw`(?<![\w.+-])[\w.+-]+${AT}[\w-]+(?
 // What every obfuscated address kept below contains: a bracketed at or dot, or a spoken dot.
 const OBFUSCATION = /\[(?:at|dot)\]|\((?:at|dot)\)|\{(?:at|dot)\}|\sdot\s/i;
 
+function findAddresses(text: string, found: Span[]): void {
+  // Where the last address ended: a local part reaching back before it cannot begin a match.
+  let ended = 0;
+  for (let at = text.indexOf('@'); at !== -1; at = text.indexOf('@', at + 1)) {
+    let start = at;
+    while (start > 0 && LOCAL_CHARACTER[text.charCodeAt(start - 1)] === 1) start -= 1;
+    if (start === at || start < ended) continue;
+    DOMAIN.lastIndex = at;
+    if (!DOMAIN.test(text)) continue;
+    const end = DOMAIN.lastIndex;
+    // Even an address refused below is text the pattern has read past.
+    ended = end;
+    const local = text.slice(start, at);
+    if (SERVICE_LOCAL_PARTS.has(local) || local.startsWith('.') || local.endsWith('.') || ASSET_EXTENSION.test(text.slice(at, end))) continue;
+    found.push({ detector: 'email', start, end });
+  }
+}
+
 export const email: Detector = {
   id: 'email',
   version: 1,
@@ -22,11 +45,7 @@ export const email: Detector = {
   find(text, found) {
     // Plain " at " only counts with a spelled-out " dot ": `look at github.com` is prose.
     if (OBFUSCATION.test(text) && /at[\])}\s]/i.test(text)) collect('email', OBFUSCATED_EMAIL, text, found, (match) => /[[({]|\sdot\s/i.test(match[0]));
-    if (!text.includes('@')) return;
-    collect('email', EMAIL, text, found, (match) => {
-      const local = match[0].slice(0, match[0].indexOf('@'));
-      return !SERVICE_LOCAL_PARTS.has(local) && !local.startsWith('.') && !local.endsWith('.') && !ASSET_EXTENSION.test(match[0]);
-    });
+    findAddresses(text, found);
   },
 };
 
@@ -38,6 +57,9 @@ const NORTH_AMERICAN = /(?<![\w-])(?:\(\d{3}\)\s?|\d{3}[-.])\d{3}[-.]\d{4}(?![\w
 const NATIONAL = /(?<![\w.\-:/])0\d{1,4}(?:[ \-/]\d{2,8}){1,4}(?![\w.\-:/])/g;
 // A bare run of digits is a phone number only when the words before it say so.
 const PHONE_CUE = /\b(?:phone|tel|(?:my )?number is|nummer|numéro|telephone|mobile|cell|call(?: me)?(?: at| on)?|whatsapp|sms|text me(?: at| on)?|fax|ring me(?: on)?)\b[\s:.#-]{0,4}(\+?\d[\d ().-]{5,20}\d)/gi;
+
+// Every word PHONE_CUE opens with, by its first three letters ("num" for number, nummer, numéro).
+const PHONE_WORDS = cueWords(['phone', 'tel', 'num', 'mobile', 'cell', 'call', 'whatsapp', 'sms', 'text', 'fax', 'ring']);
 
 function phoneDigitsPlausible(value: string, min = 8): boolean {
   let digits = 0;
@@ -57,11 +79,11 @@ export const phone: Detector = {
   describes: 'phone numbers: international (+CC …), North American and national formats with a leading 0, and digit runs after words like "call me at"',
   // Eight digits is the shortest number any of the patterns accepts, all written in one run.
   mayMatch: (features) => features.digits >= 8 && features.numberRuns.phoneDigits >= 8,
-  find(text, found) {
-    // Each pattern only where the character it cannot do without is present.
+  find(text, found, features) {
+    // Each pattern only where the character or word it cannot do without is present.
     if (text.includes('+')) collect('phone', INTERNATIONAL, text, found, eightToFifteenDigits);
     if (text.includes('-') || text.includes('.')) collect('phone', NORTH_AMERICAN, text, found, eightToFifteenDigits);
     if (text.includes('0')) collect('phone', NATIONAL, text, found, nineToFifteenDigits);
-    collect('phone', PHONE_CUE, text, found, (match) => phoneDigitsPlausible(match[1] ?? ''), 1);
+    if ((features.cues & PHONE_WORDS) !== 0) collect('phone', PHONE_CUE, text, found, (match) => phoneDigitsPlausible(match[1] ?? ''), 1);
   },
 };

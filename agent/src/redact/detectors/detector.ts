@@ -60,43 +60,47 @@ export class TextFeatures {
 }
 
 // Character classes of ASCII, as bits, so the scans below are one table lookup per character.
-const DIGIT = 1;
-const CAPITAL = 2;
-const TOKEN_CHARACTER = 4;
-const LOWERCASE = 8;
+// Bits 0-8 are the classes; bits 16-20 the letter (1-26, case folded) for cue words' trigrams.
+const CAPITAL = 1;
+const TOKEN_CHARACTER = 2;
+const LOWERCASE = 4;
 /** Whitespace, `:`, `,` or `-`: what may stand before a name (see names.ts). */
-const BEFORE_NAME = 16;
-const COLON = 32;
-const DOT = 64;
-const AT = 128;
+const BEFORE_NAME = 8;
+const AT = 16;
 /** `(`, `[` or `{`. */
-const BRACKET = 256;
+const BRACKET = 32;
+const LETTER_SHIFT = 16;
 // Non-ASCII may be a capital, a lowercase letter or whitespace (names are not only ASCII).
 const NON_ASCII = CAPITAL | LOWERCASE | BEFORE_NAME;
-const ASCII_CLASSES = new Uint16Array(128);
+const ASCII_CLASSES = new Uint32Array(128);
+// What each character adds to the counts, one byte each: digits, capitals, colons, dots.
+const DIGIT_COUNT = 1;
+const CAPITAL_COUNT = 1 << 8;
+const COLON_COUNT = 1 << 16;
+const DOT_COUNT = 1 << 24;
+const ASCII_COUNTS = new Uint32Array(128);
 for (let code = 0; code < 128; code += 1) {
   const char = String.fromCharCode(code);
   ASCII_CLASSES[code] =
-    (/\d/.test(char) ? DIGIT : 0) |
     (/[A-Z]/.test(char) ? CAPITAL : 0) |
     (/[A-Za-z0-9+/_\-=.~]/.test(char) ? TOKEN_CHARACTER : 0) |
     (/[a-z]/.test(char) ? LOWERCASE : 0) |
     (/[\s:,-]/.test(char) ? BEFORE_NAME : 0) |
-    (char === ':' ? COLON : 0) |
-    (char === '.' ? DOT : 0) |
     (char === '@' ? AT : 0) |
-    (/[([{]/.test(char) ? BRACKET : 0);
+    (/[([{]/.test(char) ? BRACKET : 0) |
+    (/[A-Za-z]/.test(char) ? (char.toLowerCase().charCodeAt(0) - 96) << LETTER_SHIFT : 0);
+  ASCII_COUNTS[code] = (/\d/.test(char) ? DIGIT_COUNT : 0) | (/[A-Z]/.test(char) ? CAPITAL_COUNT : 0) | (char === ':' ? COLON_COUNT : 0) | (char === '.' ? DOT_COUNT : 0);
 }
+const NON_ASCII_COUNTS = CAPITAL_COUNT;
+// The byte counters above never carry into each other when flushed this often.
+const COUNT_CHUNK = 255;
 
 // Cue words by their first three letters, ASCII case folded: a letter is 1-26 (five bits),
 // anything else 0, so three letters index a table of 2^15 bytes, one bit per family of words.
-const LETTER = new Uint8Array(128);
-for (let code = 0; code < 128; code += 1) {
-  const char = String.fromCharCode(code);
-  if (/[A-Za-z]/.test(char)) LETTER[code] = char.toLowerCase().charCodeAt(0) - 96;
-}
 const TRIGRAM_CUES = new Uint8Array(1 << 15);
 let nextCueBit = 1;
+
+const letterOf = (code: number) => ((ASCII_CLASSES[code] ?? 0) >> LETTER_SHIFT) & 31;
 
 /**
  * Registers words a detector's patterns cannot match without (ASCII letters, at least three,
@@ -112,7 +116,7 @@ export function cueWords(words: readonly string[]): number {
   nextCueBit <<= 1;
   for (const word of words) {
     invariant(/^[A-Za-z]{3,}$/.test(word), 'a cue word is three or more ASCII letters');
-    const trigram = ((LETTER[word.charCodeAt(0)] ?? 0) << 10) | ((LETTER[word.charCodeAt(1)] ?? 0) << 5) | (LETTER[word.charCodeAt(2)] ?? 0);
+    const trigram = (letterOf(word.charCodeAt(0)) << 10) | (letterOf(word.charCodeAt(1)) << 5) | letterOf(word.charCodeAt(2));
     TRIGRAM_CUES[trigram] = (TRIGRAM_CUES[trigram] ?? 0) | bit;
   }
   return bit;
@@ -121,9 +125,9 @@ export function cueWords(words: readonly string[]): number {
 export function featuresOf(text: string): TextFeatures {
   let digits = 0;
   let capitals = 0;
-  let capitalised = 0;
   let colons = 0;
   let dots = 0;
+  let capitalised = 0;
   let seen = 0;
   let trigram = 0;
   let cues = 0;
@@ -133,22 +137,29 @@ export function featuresOf(text: string): TextFeatures {
   let run = 0;
   let longestRun = 0;
   // Counts and runs without branches (`& -bit` keeps or zeroes): which way a branch on
-  // the next character goes is not predictable, and every text pays for this loop.
-  for (let index = 0; index < text.length; index += 1) {
-    const code = text.charCodeAt(index);
-    const classes = code < 128 ? (ASCII_CLASSES[code] ?? 0) : NON_ASCII;
-    seen |= classes;
-    trigram = ((trigram << 5) | (code < 128 ? (LETTER[code] ?? 0) : 0)) & 0x7fff;
-    cues |= TRIGRAM_CUES[trigram] ?? 0;
-    digits += classes & DIGIT;
-    capitals += (classes >> 1) & 1;
-    capitalised += (classes >> 3) & (previous >> 1) & (beforePrevious >> 4) & 1;
-    colons += (classes >> 5) & 1;
-    dots += (classes >> 6) & 1;
-    run = (run + 1) & -((classes >> 2) & 1);
-    longestRun = longestRun > run ? longestRun : run;
-    beforePrevious = previous;
-    previous = classes;
+  // the next character goes is not predictable, and every text pays for this loop. The four
+  // counts share one integer, a byte each, added up over chunks short enough not to carry.
+  for (let chunk = 0; chunk < text.length; chunk += COUNT_CHUNK) {
+    const end = Math.min(text.length, chunk + COUNT_CHUNK);
+    let counts = 0;
+    for (let index = chunk; index < end; index += 1) {
+      const code = text.charCodeAt(index);
+      const ascii = code < 128;
+      const classes = ascii ? (ASCII_CLASSES[code] ?? 0) : NON_ASCII;
+      counts = (counts + (ascii ? (ASCII_COUNTS[code] ?? 0) : NON_ASCII_COUNTS)) | 0;
+      seen |= classes;
+      trigram = ((trigram << 5) | (classes >> LETTER_SHIFT)) & 0x7fff;
+      cues |= TRIGRAM_CUES[trigram] ?? 0;
+      capitalised += (classes >> 2) & previous & (beforePrevious >> 3) & 1;
+      run = (run + 1) & -((classes >> 1) & 1);
+      longestRun = longestRun > run ? longestRun : run;
+      beforePrevious = previous;
+      previous = classes;
+    }
+    digits += counts & 255;
+    capitals += (counts >>> 8) & 255;
+    colons += (counts >>> 16) & 255;
+    dots += counts >>> 24;
   }
   const features = new TextFeatures(text);
   features.digits = digits;

@@ -1,4 +1,4 @@
-import { collect, digitsOf, type Detector } from './detector.ts';
+import { collect, cueWords, digitsOf, type Detector } from './detector.ts';
 
 const CARD = /(?<![\w.-])\d(?:[ -]?\d){12,18}(?![\w.-])/g;
 // Issuer prefixes (Visa, Mastercard, Amex, Diners, Discover, JCB, UnionPay, Maestro): a
@@ -37,14 +37,17 @@ export const paymentCard: Detector = {
 const SSN = /(?<![\w-])(?!000|666|9\d\d)\d{3}([- ])(?!00)\d{2}\1(?!0000)\d{4}(?![\w-])/g;
 const SSN_CUE = /\b(?:ssn|social security(?: number| no\.?)?)\b[\s:#=-]{0,4}((?!000|666|9\d\d)\d{3}-?(?!00)\d{2}-?(?!0000)\d{4})(?!\d)/gi;
 
+// The words SSN_CUE opens with.
+const SSN_WORDS = cueWords(['ssn', 'social']);
+
 export const usSsn: Detector = {
   id: 'us-ssn',
   version: 1,
   describes: 'US social security numbers written 123-45-6789 or 123 45 6789, and nine digits after "SSN"',
   mayMatch: (features) => features.digits >= 9 && features.numberRuns.spacedDigits >= 9,
-  find(text, found) {
+  find(text, found, features) {
     collect('us-ssn', SSN, text, found);
-    collect('us-ssn', SSN_CUE, text, found, () => true, 1);
+    if ((features.cues & SSN_WORDS) !== 0) collect('us-ssn', SSN_CUE, text, found, () => true, 1);
   },
 };
 

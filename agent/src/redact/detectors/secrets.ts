@@ -30,32 +30,14 @@ const KNOWN_FORMATS: readonly RegExp[] = [
 ];
 // One pass for all of them: every format is a run of at least 15 token characters, or PEM armour.
 const ANY_KNOWN_FORMAT = new RegExp(KNOWN_FORMATS.map((pattern) => pattern.source).join('|'), 'g');
-// Every labelled, spoken, command-line and bearer pattern below contains one of these.
-const KEYWORD_LIST = ['pass', 'pwd', 'secret', 'token', 'key', 'credential', 'bearer', 'basic', 'pin', 'curl', 'wget', 'http', 'login', 'mysql'];
-const KEYWORDS = new RegExp(KEYWORD_LIST.join('|'), 'i');
-/** Set in TextFeatures.cues when the text may hold one of KEYWORDS: most text does not. */
-const KEYWORD_CUE = cueWords(KEYWORD_LIST);
-// The family each of those words opens, so one scan tells which patterns a line can match:
-// labels (and spoken passwords), command lines, or "pin" and "basic".
-const LABEL_FAMILY = 1;
-const COMMAND_FAMILY = 2;
-const OTHER_FAMILY = 4;
-const KEYWORD_FAMILY: ReadonlyMap<string, number> = new Map([
-  ...['pass', 'pwd', 'secret', 'token', 'key', 'credential', 'bearer'].map((word) => [word, LABEL_FAMILY] as const),
-  ...['curl', 'wget', 'http', 'login', 'mysql'].map((word) => [word, COMMAND_FAMILY] as const),
-  ...['pin', 'basic'].map((word) => [word, OTHER_FAMILY] as const),
-]);
-const EVERY_KEYWORD = new RegExp(KEYWORDS.source, 'gi');
+// Each labelled, spoken, command-line and bearer pattern below contains one of its family's
+// words, so the features' cue bits tell which patterns a line can match. Most text has none.
+const LABEL_CUE = cueWords(['pass', 'pwd', 'secret', 'token', 'key', 'credential', 'bearer']);
+const COMMAND_CUE = cueWords(['curl', 'wget', 'http', 'login', 'mysql']);
+const SAID_CUE = cueWords(['pass', 'pin']);
+const BEARER_CUE = cueWords(['bearer', 'basic', 'token']);
+const ANY_CUE = LABEL_CUE | COMMAND_CUE | SAID_CUE | BEARER_CUE;
 const SAID_WORDS = /\b(?:is|was|ist|est)\b/;
-
-function keywordFamiliesOf(text: string): number {
-  let families = 0;
-  EVERY_KEYWORD.lastIndex = 0;
-  for (let match = EVERY_KEYWORD.exec(text); match !== null; match = EVERY_KEYWORD.exec(text)) {
-    families |= KEYWORD_FAMILY.get(match[0].toLowerCase()) ?? 0;
-  }
-  return families;
-}
 
 // A label that announces a secret, then `=` or `:` (or a space before a long value), then
 // the value: quoted (up to the closing quote) or bare.
@@ -63,15 +45,22 @@ const LABELLED =
   /\b(?:[A-Za-z0-9]+[_-])*(?:password|passwd|pwd|pass|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|client[_-]?secret|auth[_-]?token|credentials?|bearer)\b(["']?)(\s*)([:=]|\s(?=\S{8,}))(\s*)(?:"([^"\n]{1,200})"|'([^'\n]{1,200})'|([^\s"',;)]+))/gi;
 // Prose: "my password is …", "the PIN is …".
 const SAID = /\b(?:password|passphrase|passcode|pin|passwort|mot de passe)\s+(?:is|was|ist|est)\s*:?\s+(\S{4,})/gi;
-// Passwords given on a command line: `curl -u user:pass`, `--password pass`, `login … -p pass`.
-const COMMAND_LINE = [
-  /\b(?:curl|wget|http)\b[^\n|;&]*?\s(?:-u|--user)\s+[^\s:]+:(\S+)/g,
-  /(?:^|\s)--password[=\s]+(\S+)/g,
-  /\b(?:login|sshpass|mysql|mysqladmin)\b[^\n|;&]*?\s-p\s?(\S+)/g,
+// Passwords given on a command line: `curl -u user:pass`, `--password pass`, `login … -p pass`,
+// each with text it cannot match without.
+const COMMAND_LINE: readonly { pattern: RegExp; needs: string }[] = [
+  { pattern: /\b(?:curl|wget|http)\b[^\n|;&]*?\s(?:-u|--user)\s+[^\s:]+:(\S+)/g, needs: '-u' },
+  { pattern: /(?:^|\s)--password[=\s]+(\S+)/g, needs: '--password' },
+  { pattern: /\b(?:login|sshpass|mysql|mysqladmin)\b[^\n|;&]*?\s-p\s?(\S+)/g, needs: '-p' },
 ];
 const BEARER = /\b(?:Bearer|Basic|token)\s+([A-Za-z0-9._~+/-]{16,}=*)/g;
 // Long values made of letters and digits in both cases: generated keys with no known prefix.
-const HIGH_ENTROPY = /(?<![\w+/=-])[A-Za-z0-9+/_-]{32,}={0,2}(?![\w+/=-])/g;
+// What the scanner below finds is what /(?<![\w+/=-])[A-Za-z0-9+/_-]{32,}={0,2}(?![\w+/=-])/g
+// would: a whole run of these characters, then at most two `=` of padding, with no `=` before.
+const LONG_VALUE_LENGTH = 32;
+const VALUE_CHARACTER = new Uint8Array(128);
+for (let code = 0; code < 128; code += 1) VALUE_CHARACTER[code] = /[A-Za-z0-9+/_-]/.test(String.fromCharCode(code)) ? 1 : 0;
+const EQUALS = 61;
+const isValueCharacter = (code: number) => code < 128 && VALUE_CHARACTER[code] === 1;
 
 const NOT_A_VALUE = /^(?:true|false|null|none|nil|undefined|required|optional|string|incorrect|wrong|invalid|expired|empty|missing|correct|reset|changed|hashed|stored|set|not|too|the|a|an|is|was|for|and|or|here)$/i;
 
@@ -124,6 +113,34 @@ function looksGenerated(value: string): boolean {
   return entropyOf(body) >= 4.2;
 }
 
+/**
+ * Long generated-looking values standing alone (see LONG_VALUE_LENGTH), scanning runs with
+ * character codes instead of trying a pattern at every position.
+ */
+function findLongValues(text: string, found: Span[]): void {
+  let start = 0;
+  while (start < text.length) {
+    if (!isValueCharacter(text.charCodeAt(start))) {
+      start += 1;
+      continue;
+    }
+    let end = start + 1;
+    while (end < text.length && isValueCharacter(text.charCodeAt(end))) end += 1;
+    let padded = end;
+    while (padded < text.length && text.charCodeAt(padded) === EQUALS) padded += 1;
+    // Nothing but a space or punctuation on either side, and no more than two `=`.
+    const alone = (start === 0 || text.charCodeAt(start - 1) !== EQUALS) && (padded === text.length || !isValueCharacter(text.charCodeAt(padded)));
+    if (end - start >= LONG_VALUE_LENGTH && padded - end <= 2 && alone) {
+      const value = text.slice(start, padded);
+      // Base64 digests (`sha512-…` integrity, `SHA256:…` fingerprints) are hashes: they survive.
+      if (looksGenerated(value) && !/^sha(?:1|256|384|512)-/i.test(value) && !/(?:sha(?:1|256|384|512)|md5)[:-]$/i.test(text.slice(Math.max(0, start - 7), start))) {
+        found.push({ detector: 'secret', start, end: padded });
+      }
+    }
+    start = padded;
+  }
+}
+
 function findLabelled(text: string, found: Span[]): void {
   LABELLED.lastIndex = 0;
   for (let match = LABELLED.exec(text); match !== null; match = LABELLED.exec(text)) {
@@ -140,34 +157,26 @@ export const secret: Detector = {
   version: 1,
   describes:
     'secrets: AWS, Google, Azure, GitHub, GitLab, Slack, OpenAI, Anthropic, Stripe, npm, PyPI and Hugging Face key formats, JWTs, PEM private keys, values after password=/secret=/token= and "my password is", bearer tokens, and long generated-looking values',
-  mayMatch: (features, text) => features.longestRun >= 15 || text.includes('-----') || ((features.cues & KEYWORD_CUE) !== 0 && KEYWORDS.test(text)),
+  mayMatch: (features, text) => features.longestRun >= 15 || (features.cues & ANY_CUE) !== 0 || text.includes('-----'),
   find(text, found, features) {
     const longValue = features.longestRun >= 15 || text.includes('-----');
     if (longValue) collect('secret', ANY_KNOWN_FORMAT, text, found);
-    const families = (features.cues & KEYWORD_CUE) === 0 ? 0 : keywordFamiliesOf(text);
-    // Each family's patterns contain one of its words (`--password` and `sshpass` contain
-    // "pass"; the spoken "password is", "passcode is" and "PIN is" contain "pass" or "pin").
-    if ((families & LABEL_FAMILY) !== 0) findLabelled(text, found);
-    if ((families & COMMAND_FAMILY) !== 0 || ((families & LABEL_FAMILY) !== 0 && (text.includes('--password') || text.includes('sshpass')))) {
-      for (const pattern of COMMAND_LINE) {
-        collect('secret', pattern, text, found, (match) => !/^(?:\d+(?::\d+)?|\$.*)$/.test(match[1] ?? ''), 1);
+    const families = features.cues & ANY_CUE;
+    // `--password` and `sshpass` contain "pass"; the spoken "password is", "passcode is" and
+    // "PIN is" contain "pass" or "pin".
+    if ((families & LABEL_CUE) !== 0) findLabelled(text, found);
+    if ((families & COMMAND_CUE) !== 0 || ((families & SAID_CUE) !== 0 && (text.includes('--password') || text.includes('sshpass')))) {
+      for (const { pattern, needs } of COMMAND_LINE) {
+        if (text.includes(needs)) collect('secret', pattern, text, found, (match) => !/^(?:\d+(?::\d+)?|\$.*)$/.test(match[1] ?? ''), 1);
       }
     }
-    if ((families & (LABEL_FAMILY | OTHER_FAMILY)) !== 0 && SAID_WORDS.test(text)) {
+    if ((families & SAID_CUE) !== 0 && SAID_WORDS.test(text)) {
       collect('secret', SAID, text, found, (match) => !NOT_A_VALUE.test(match[1] ?? ''), 1);
     }
-    if (families !== 0 && features.longestRun >= 16) {
+    if ((families & BEARER_CUE) !== 0 && features.longestRun >= 16) {
       collect('secret', BEARER, text, found, (match) => looksGenerated(match[1] ?? '') || (match[1] ?? '').length >= 20, 1);
     }
     if (features.longestRun < 32) return;
-    // Base64 digests (`sha512-…` integrity, `SHA256:…` fingerprints) are hashes: they survive.
-    collect(
-      'secret',
-      HIGH_ENTROPY,
-      text,
-      found,
-      (match) =>
-        looksGenerated(match[0]) && !/^sha(?:1|256|384|512)-/i.test(match[0]) && !/(?:sha(?:1|256|384|512)|md5)[:-]$/i.test(text.slice(Math.max(0, match.index - 7), match.index)),
-    );
+    findLongValues(text, found);
   },
 };
