@@ -5,15 +5,18 @@
  * pipeline — hook, context filter, redaction, aggregation, encrypted store — beside a bare
  * process that only listens with uiohook-napi to the same stream. Prints the rate actually
  * reached and both processes' figures; never passes or fails on them (target: at most 1.5×
- * the bare listener's CPU, under 100 MB RSS). soak.bench.ts runs the same for ten minutes.
- * The agent runs as `candor daemon` does, through tsx's loader, so its RSS includes the loader.
+ * the bare listener's CPU, under 100 MB RSS). soak.bench.ts runs the same for longer.
+ *
+ * The agent is measured as a user runs it: `candor daemon`, i.e. `node agent/bin/candor.js
+ * daemon`, which runs the esbuild bundle agent/dist/candor.js (built first if missing or older
+ * than its sources) in that same process — no TypeScript loader.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { ControlClient } from '../src/control/client.ts';
 
@@ -58,14 +61,52 @@ process.on('message', (message) => {
 process.send('ready');
 `;
 
+/**
+ * The soak's heap probe, preloaded into the agent with --expose-gc: over the IPC channel it
+ * answers `heap` with process.memoryUsage(), and `heap-after-gc` with the same after a full
+ * GC, which tells a leak (live objects) from V8 sizing its heap. It changes nothing else.
+ */
+const HEAP_PROBE = `
+process.on('message', (message) => {
+  if (message !== 'heap' && message !== 'heap-after-gc') return;
+  if (message === 'heap-after-gc') globalThis.gc();
+  const { rss, heapTotal, heapUsed, external, arrayBuffers } = process.memoryUsage();
+  process.send({ rss, heapTotal, heapUsed, external, arrayBuffers });
+});
+process.channel?.unref();
+`;
+
+export type HeapSample = { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number };
+
+export type CostOptions = {
+  /** Record RSS (and, with the probe, the heap and windows stored) this often. */
+  sampleEverySeconds: number;
+  /** Preload the heap probe and take heapUsed after a full GC at the start, every `gcEverySeconds` and at the end. */
+  heapProbe?: { gcEverySeconds: number };
+  /** Run the study with windows this long (the seed study's are 15 minutes; 5 is the least allowed). */
+  windowMinutes?: number;
+};
+
+type OverTime = { at: number; rssBytes: number; heap?: HeapSample; windowsHeld?: number }[];
+
 export type CostReport = {
   seconds: number;
+  windowMinutes: number;
+  loadAverage: { start: number; end: number };
   /** Whether the daemon shut down by itself within 15 s of SIGTERM. */
   agentExitedOnSigterm: boolean;
   eventsSent: number;
-  agent: { events: number; start: ProcessSample; end: ProcessSample; rssOverTime: { at: number; rssBytes: number }[] };
-  bare: { events: number; start: ProcessSample; end: ProcessSample; rssOverTime: { at: number; rssBytes: number }[] };
+  agent: { events: number; start: ProcessSample; end: ProcessSample; rssOverTime: OverTime; heapAfterGc: { at: number; heap: HeapSample }[] };
+  bare: { events: number; start: ProcessSample; end: ProcessSample; rssOverTime: OverTime };
 };
+
+/** Asks the heap probe in `child` for a sample. */
+function askHeap(child: ChildProcess, message: 'heap' | 'heap-after-gc'): Promise<HeapSample> {
+  return new Promise((resolve) => {
+    child.once('message', (reply) => { resolve(reply as HeapSample); });
+    child.send(message);
+  });
+}
 
 /** Resolves true when the process exits within `ms`, false otherwise. */
 function exitsWithin(child: ChildProcess, ms: number): Promise<boolean> {
@@ -93,11 +134,8 @@ async function connect(socketPath: string): Promise<ControlClient> {
   }
 }
 
-/**
- * Runs the agent daemon and the bare listener under one Xvfb for `seconds` of ~1 kHz input.
- * `sampleEverySeconds` records RSS over time (for the soak).
- */
-export async function measureAgentCost(seconds: number, sampleEverySeconds: number): Promise<CostReport> {
+/** Runs the agent daemon and the bare listener under one Xvfb for `seconds` of ~1 kHz input. */
+export async function measureAgentCost(seconds: number, options: CostOptions): Promise<CostReport> {
   const { startXvfb } = await import('../../tests/support/xvfb.ts');
   const x = await startXvfb();
   const root = mkdtempSync(join(tmpdir(), 'candor-cost-'));
@@ -105,13 +143,20 @@ export async function measureAgentCost(seconds: number, sampleEverySeconds: numb
   const studiesDir = join(root, 'studies');
   mkdirSync(dataDir, { mode: 0o700 });
   mkdirSync(studiesDir);
-  writeFileSync(join(studiesDir, 'coding-practice.v1.json'), readFileSync(SEED_STUDY));
+  const study = JSON.parse(readFileSync(SEED_STUDY, 'utf8')) as { windowMinutes: number };
+  const windowMinutes = options.windowMinutes ?? study.windowMinutes;
+  writeFileSync(join(studiesDir, 'coding-practice.v1.json'), JSON.stringify({ ...study, windowMinutes }));
+  const probe = join(root, 'heap-probe.mjs');
+  writeFileSync(probe, HEAP_PROBE);
   const env = { ...process.env, DISPLAY: x.display };
   const children: ChildProcess[] = [];
   try {
     const terminal = await x.openWindow('xterm', 'bash — ~/src/candor');
     await x.focus(terminal);
-    const agent = spawn(process.execPath, [CANDOR, 'daemon', '--data-dir', dataDir, '--studies', studiesDir], { env, stdio: 'ignore' });
+    const daemon = [CANDOR, 'daemon', '--data-dir', dataDir, '--studies', studiesDir];
+    const agent = options.heapProbe
+      ? spawn(process.execPath, ['--expose-gc', '--import', pathToFileURL(probe).href, ...daemon], { env, stdio: ['ignore', 'ignore', 'ignore', 'ipc'] })
+      : spawn(process.execPath, daemon, { env, stdio: 'ignore' });
     children.push(agent);
     const client = await connect(join(dataDir, 'agent.sock'));
     const notice = await client.call('notice', { studyId: 'coding-practice' });
@@ -133,21 +178,40 @@ export async function measureAgentCost(seconds: number, sampleEverySeconds: numb
 
     const report: CostReport = {
       seconds: 0,
+      windowMinutes,
+      loadAverage: { start: loadavg()[0] ?? 0, end: 0 },
       agentExitedOnSigterm: false,
       eventsSent: 0,
-      agent: { events: 0, start: sample(agentPid), end: sample(agentPid), rssOverTime: [] },
+      agent: { events: 0, start: sample(agentPid), end: sample(agentPid), rssOverTime: [], heapAfterGc: [] },
       bare: { events: 0, start: sample(barePid), end: sample(barePid), rssOverTime: [] },
     };
     const began = performance.now();
     let nextSample = 0;
+    let nextGc = 0;
     for (;;) {
       const elapsed = (performance.now() - began) / 1000;
       if (elapsed >= nextSample) {
-        report.agent.rssOverTime.push({ at: Math.round(elapsed), rssBytes: sample(agentPid).rssBytes });
-        report.bare.rssOverTime.push({ at: Math.round(elapsed), rssBytes: sample(barePid).rssBytes });
-        nextSample += sampleEverySeconds;
+        const at = Math.round(elapsed);
+        // Before the GC below, so that it does not flatter this sample.
+        const heap = options.heapProbe ? await askHeap(agent, 'heap') : undefined;
+        const windowsHeld = options.heapProbe ? (await client.call('status', {})).storage.windowsHeld : undefined;
+        report.agent.rssOverTime.push({ at, rssBytes: sample(agentPid).rssBytes, ...(heap ? { heap } : {}), ...(windowsHeld === undefined ? {} : { windowsHeld }) });
+        report.bare.rssOverTime.push({ at, rssBytes: sample(barePid).rssBytes });
+        nextSample += options.sampleEverySeconds;
       }
-      if (elapsed >= seconds) break;
+      const done = elapsed >= seconds;
+      if (done) {
+        // The end figures come before the last forced GC, which would flatter them.
+        report.seconds = (performance.now() - began) / 1000;
+        report.agent.end = sample(agentPid);
+        report.bare.end = sample(barePid);
+        report.loadAverage.end = loadavg()[0] ?? 0;
+      }
+      if (options.heapProbe && (elapsed >= nextGc || done)) {
+        report.agent.heapAfterGc.push({ at: Math.round(elapsed), heap: await askHeap(agent, 'heap-after-gc') });
+        nextGc += options.heapProbe.gcEverySeconds;
+      }
+      if (done) break;
       // Paced to the target rate; when xdotool cannot keep up it simply runs flat out.
       if (report.eventsSent > elapsed * TARGET_HZ) {
         await new Promise((resolve) => setTimeout(resolve, TICK_MS / 10));
@@ -156,9 +220,6 @@ export async function measureAgentCost(seconds: number, sampleEverySeconds: numb
       await x.xdotool(...chain);
       report.eventsSent += perChain;
     }
-    report.seconds = (performance.now() - began) / 1000;
-    report.agent.end = sample(agentPid);
-    report.bare.end = sample(barePid);
     report.agent.events = (await client.call('status', {})).eventsAccepted;
     report.bare.events = await new Promise<number>((resolve) => {
       bare.once('message', (message) => { resolve((message as { events: number }).events); });
@@ -180,7 +241,7 @@ export async function measureAgentCost(seconds: number, sampleEverySeconds: numb
 }
 
 export function printCost(report: CostReport): void {
-  const row = (name: string, side: CostReport['agent']) => {
+  const row = (name: string, side: CostReport['bare']) => {
     const cpu = side.end.cpuSeconds - side.start.cpuSeconds;
     return {
       process: name,
@@ -194,10 +255,12 @@ export function printCost(report: CostReport): void {
   };
   const agentCpu = report.agent.end.cpuSeconds - report.agent.start.cpuSeconds;
   const bareCpu = report.bare.end.cpuSeconds - report.bare.start.cpuSeconds;
+  console.log('agent: `node agent/bin/candor.js daemon`, running the bundle agent/dist/candor.js (no TypeScript loader)');
+  console.log(`load average (1 min) on this shared machine: ${report.loadAverage.start.toFixed(2)} at the start, ${report.loadAverage.end.toFixed(2)} at the end`);
   console.log(`input: ${String(report.eventsSent)} X events sent in ${report.seconds.toFixed(1)} s = ${(report.eventsSent / report.seconds).toFixed(0)} events/s (target ${String(TARGET_HZ)}); the bare listener saw ${(report.bare.events / report.seconds).toFixed(0)}/s`);
   console.table([row('candor agent (whole pipeline)', report.agent), row('bare uiohook-napi listener', report.bare)]);
   if (!report.agentExitedOnSigterm) console.log('note: the agent did not exit within 15 s of SIGTERM and was killed');
   console.log(`agent CPU / bare listener CPU: ${bareCpu > 0 ? (agentCpu / bareCpu).toFixed(2) : 'n/a'}× (target ≤ 1.5×); agent peak RSS ${(report.agent.end.peakRssBytes / MB).toFixed(1)} MB (target < 100 MB)`);
 }
 
-if (process.argv[1] === HERE) printCost(await measureAgentCost(60, 10));
+if (process.argv[1] === HERE) printCost(await measureAgentCost(60, { sampleEverySeconds: 10 }));

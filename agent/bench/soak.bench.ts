@@ -1,19 +1,54 @@
 /**
- * Ten minutes of the same ~1 kHz real X input as agent-cost.bench.ts through the whole agent,
- * printing its RSS at the start, every minute, and at the end beside the bare uiohook-napi
- * listener's. An always-on agent whose RSS climbs has a leak, whatever the figure; this prints
- * the curve and never passes or fails on it.
+ * Fifteen minutes of the same ~1 kHz real X input as agent-cost.bench.ts through the whole
+ * agent, run as a user runs it (`candor daemon`, the bundle agent/dist/candor.js), with the
+ * study's windows at the shortest allowed (5 minutes), so three aggregation windows close,
+ * are encrypted and stored while it runs. Every minute it prints the agent's RSS, V8 heap and
+ * windows stored beside the bare uiohook-napi listener's RSS; at the start, at each window and
+ * at the end, the agent's heapUsed after a full GC (the live objects: a leak grows it, V8
+ * sizing its heap does not). An always-on agent whose memory climbs has a leak, whatever the
+ * figure; this prints the curves and never passes or fails on them.
  */
 import { measureAgentCost, printCost } from './agent-cost.bench.ts';
 
 const MB = 1024 * 1024;
-const report = await measureAgentCost(600, 60);
-console.log('RSS over ten minutes (MB):');
+const WINDOW_MINUTES = 5;
+const MINUTES = 3 * WINDOW_MINUTES;
+const mb = (bytes: number | undefined): string => (bytes === undefined ? '' : (bytes / MB).toFixed(1));
+
+const report = await measureAgentCost(MINUTES * 60, {
+  sampleEverySeconds: 60,
+  heapProbe: { gcEverySeconds: WINDOW_MINUTES * 60 },
+  windowMinutes: WINDOW_MINUTES,
+});
+console.log(`Memory over ${String(MINUTES)} minutes, ${String(report.windowMinutes)}-minute windows (MB):`);
 console.table(
   report.agent.rssOverTime.map((point, index) => ({
     'seconds in': point.at,
-    'candor agent': (point.rssBytes / MB).toFixed(1),
-    'bare listener': ((report.bare.rssOverTime[index]?.rssBytes ?? 0) / MB).toFixed(1),
+    'agent RSS': mb(point.rssBytes),
+    'agent heapTotal': mb(point.heap?.heapTotal),
+    'agent heapUsed': mb(point.heap?.heapUsed),
+    'agent external': mb(point.heap?.external),
+    'windows stored': point.windowsHeld ?? '',
+    'bare listener RSS': mb(report.bare.rssOverTime[index]?.rssBytes),
   })),
 );
+console.log('The agent after a full GC (live objects):');
+console.table(
+  report.agent.heapAfterGc.map(({ at, heap }) => ({
+    'seconds in': at,
+    'heapUsed MB': mb(heap.heapUsed),
+    'heapTotal MB': mb(heap.heapTotal),
+    'RSS MB': mb(heap.rss),
+  })),
+);
+const first = report.agent.heapAfterGc.at(0);
+const last = report.agent.heapAfterGc.at(-1);
+const firstRss = report.agent.rssOverTime.at(0);
+const lastRss = report.agent.rssOverTime.at(-1);
+if (first && last && firstRss && lastRss) {
+  console.log(
+    `agent RSS ${mb(firstRss.rssBytes)} MB at the start, ${mb(lastRss.rssBytes)} MB at the end; ` +
+      `heapUsed after a full GC ${mb(first.heap.heapUsed)} MB at the start, ${mb(last.heap.heapUsed)} MB at the end`,
+  );
+}
 printCost(report);
