@@ -48,7 +48,7 @@ afterEach(() => {
 });
 
 describe('opening the store', () => {
-  it('asserts WAL, synchronous FULL, secure_delete, foreign keys, a busy timeout and in-memory temp files', () => {
+  it('asserts WAL, synchronous FULL, secure_delete, foreign keys, a busy timeout, in-memory temp files and a small page cache', () => {
     expect(open(tempDir()).pragmas()).toEqual({
       journal_mode: 'wal',
       synchronous: 2,
@@ -56,6 +56,7 @@ describe('opening the store', () => {
       foreign_keys: 1,
       busy_timeout: 5000,
       temp_store: 2,
+      cache_size: -512,
     });
   });
 

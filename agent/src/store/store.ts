@@ -123,6 +123,10 @@ const PRAGMAS: readonly { set: string; read: string; expect: string | number }[]
   { set: 'busy_timeout = 5000', read: 'busy_timeout', expect: 5000 },
   // VACUUM and large sorts would otherwise spill pages to temp files outside the data dir.
   { set: 'temp_store = MEMORY', read: 'temp_store', expect: 2 },
+  // An always-on agent keeps its page cache for good. SQLite's default lets it reach 2 MiB;
+  // the store is touched a few times a minute and at most 10 MB (PRIVACY_LIMITS.maxQueueBytes),
+  // so 512 KiB keeps each pass in memory and the rest of the file is the OS's to cache.
+  { set: 'cache_size = -512', read: 'cache_size', expect: -512 },
 ];
 
 function applyPragmas(db: Database.Database): void {
