@@ -96,6 +96,8 @@ const clientSource = `
   }
   for (let i = 0; i < workerData.concurrency; i++) send();
 `;
+// How busy the server's thread was while ingesting: near 100% means ingest is bound by that thread's CPU.
+const loopBefore = performance.eventLoopUtilization();
 const result = await new Promise<{ seconds: number; failed: number }>((resolve, reject) => {
   const worker = new Worker(clientSource, { eval: true, workerData: { address, bodies, concurrency: CONCURRENCY } });
   worker.once('message', (message: { seconds: number; failed: number }) => {
@@ -104,6 +106,7 @@ const result = await new Promise<{ seconds: number; failed: number }>((resolve, 
   });
   worker.once('error', reject);
 });
+const loop = performance.eventLoopUtilization(loopBefore);
 await app.close();
 const stored = store.countEnvelopes();
 if (stored !== BATCHES - result.failed) throw new Error(`ingest answered ${BATCHES - result.failed} batches as stored but ${stored} rows exist`);
@@ -149,6 +152,7 @@ process.stdout.write(
   [
     `batches: ${BATCHES} from ${DEVICES} devices, ${CONCURRENCY} in flight over keep-alive connections, ~${bytes} bytes each (8 windows)`,
     `pragmas: ingest's store ${pragmas(store.durability())}; bare insert's store ${pragmas(bare.durability())}`,
+    `server thread while ingesting: ${(loop.utilization * 100).toFixed(0)}% busy, ${((loop.active * 1000) / BATCHES).toFixed(0)} µs busy per batch`,
     `load average (1/5/15 min) on ${String(availableParallelism())} cores: ${loadavg().map((load) => load.toFixed(2)).join(' / ')}`,
     '',
     '| path | batches/s | seconds | refused |',

@@ -110,6 +110,24 @@ describe('ingest refuses', () => {
   });
 });
 
+describe('ingest authenticates by signature alone', () => {
+  it('stores a good envelope sent with a session cookie and no CSRF token, since no session is consulted', async () => {
+    const envelope = world.seal(good, batchOf('ingest-a'));
+    const response = await post(envelope, { cookie: `candor_session=${reviewer.cookie}` });
+    expect(response.statusCode).toBe(201);
+    expect(response.json()).toEqual({ batchId: envelope.header.batchId, status: 'stored' });
+  });
+
+  it('refuses a forged envelope even from a signed-in session with its CSRF token', async () => {
+    const envelope = world.seal(good, batchOf('ingest-a'));
+    const forged = { ...envelope, signature: flipLast(envelope.signature) };
+    const response = await post(forged, { cookie: `candor_session=${reviewer.cookie}`, 'x-csrf-token': reviewer.csrf });
+    expect(response.statusCode).toBe(401);
+    expect(response.json()).toMatchObject({ error: { code: 'ingest.bad-signature' } });
+    expect(world.store.findEnvelopeOwner(envelope.header.batchId)).toBeUndefined();
+  });
+});
+
 describe('the aggregator against the consented scope', () => {
   beforeAll(() => {
     world.aggregator.runOnce();

@@ -178,11 +178,12 @@ export async function buildServer(config: ServerConfig): Promise<FastifyInstance
     });
 
     function authorize(request: FastifyRequest): void {
-      const caller = authenticate(
-        config.store,
-        { cookie: request.cookies[SESSION_COOKIE], authorization: request.headers.authorization },
-        now().getTime(),
-      );
+      // A device route authenticates by the signature in its body, never by a session or token, so
+      // it neither reads nor refreshes one (a stray cookie costs no session lookup or write).
+      const caller: Caller =
+        permission.kind === 'device'
+          ? { kind: 'anonymous' }
+          : authenticate(config.store, { cookie: request.cookies[SESSION_COOKIE], authorization: request.headers.authorization }, now().getTime());
       callers.set(request, caller);
       const studyId = (request.params as { studyId?: unknown }).studyId;
       const decision = decide(permission, caller, typeof studyId === 'string' ? studyId : undefined);
