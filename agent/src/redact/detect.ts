@@ -45,14 +45,33 @@ export function findSpans(text: string, detectors: readonly Detector[]): readonl
   }
   if (found === undefined || found.length === 0) return NOTHING_FOUND;
   if (found.length === 1) return found;
-  found.sort((a, b) => a.start - b.start || b.end - a.end);
-  const merged: Span[] = [];
+  sortSpans(found);
+  // Merged in place: the spans were made for this call, so no one else holds them.
+  let kept = 0;
   for (const span of found) {
-    const last = merged.at(-1);
+    const last = kept === 0 ? undefined : found[kept - 1];
     if (last !== undefined && span.start <= last.end) last.end = Math.max(last.end, span.end);
-    else merged.push({ ...span });
+    else found[kept++] = span;
   }
-  return merged;
+  found.length = kept;
+  return found;
+}
+
+/**
+ * By start, the longer first: an insertion sort, since a text holds a handful of findings
+ * and Array.prototype.sort with a comparator costs more than that to set up.
+ */
+function sortSpans(spans: Span[]): void {
+  for (let index = 1; index < spans.length; index += 1) {
+    const span = spans[index];
+    if (span === undefined) continue;
+    let to = index;
+    for (let before = spans[to - 1]; before !== undefined && (before.start > span.start || (before.start === span.start && before.end < span.end)); before = spans[to - 1]) {
+      spans[to] = before;
+      to -= 1;
+    }
+    spans[to] = span;
+  }
 }
 
 const NOTHING_FOUND: readonly Span[] = Object.freeze([]);

@@ -273,6 +273,21 @@ export function digitsOf(text: string): string {
 }
 
 const entropyCounts = new Uint16Array(65536);
+// p·log2(p) for p = count / length, by length and count, each computed once with the same
+// expression (so with the same bits) for the short values that are nearly all of what is judged.
+const CACHED_LENGTH = 128;
+const entropyTerms = new Float64Array((CACHED_LENGTH + 1) * (CACHED_LENGTH + 1)).fill(Number.NaN);
+
+function entropyTerm(count: number, length: number): number {
+  const index = length * (CACHED_LENGTH + 1) + count;
+  let term = length <= CACHED_LENGTH ? (entropyTerms[index] ?? Number.NaN) : Number.NaN;
+  if (Number.isNaN(term)) {
+    const p = count / length;
+    term = p * Math.log2(p);
+    if (length <= CACHED_LENGTH) entropyTerms[index] = term;
+  }
+  return term;
+}
 
 /** Shannon entropy in bits per UTF-16 unit (the values it judges are ASCII keys and tokens). */
 export function entropyOf(text: string): number {
@@ -283,8 +298,7 @@ export function entropyOf(text: string): number {
     const code = text.charCodeAt(index);
     const count = entropyCounts[code] ?? 0;
     if (count === 0) continue;
-    const p = count / length;
-    bits -= p * Math.log2(p);
+    bits -= entropyTerm(count, length);
     entropyCounts[code] = 0;
   }
   return bits;

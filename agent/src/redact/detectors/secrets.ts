@@ -40,9 +40,11 @@ const ANY_CUE = LABEL_CUE | COMMAND_CUE | SAID_CUE | BEARER_CUE;
 const SAID_WORDS = /\b(?:is|was|ist|est)\b/;
 
 // A label that announces a secret, then `=` or `:` (or a space before a long value), then
-// the value: quoted (up to the closing quote) or bare.
+// the value: quoted (up to the closing quote) or bare. The label may be the last word of a
+// name like DB_PASSWORD or aws-secret-token: that is checked in `labelStartsName`, so that
+// the pattern starts at the label word rather than trying every word before it.
 const LABELLED =
-  /\b(?:[A-Za-z0-9]+[_-])*(?:password|passwd|pwd|pass|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|client[_-]?secret|auth[_-]?token|credentials?|bearer)\b(["']?)(\s*)([:=]|\s(?=\S{8,}))(\s*)(?:"([^"\n]{1,200})"|'([^'\n]{1,200})'|([^\s"',;)]+))/gi;
+  /(?:password|passwd|pwd|pass|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|client[_-]?secret|auth[_-]?token|credentials?|bearer)\b(["']?)(\s*)([:=]|\s(?=\S{8,}))(\s*)(?:"([^"\n]{1,200})"|'([^'\n]{1,200})'|([^\s"',;)]+))/gi;
 // Prose: "my password is …", "the PIN is …".
 const SAID = /\b(?:password|passphrase|passcode|pin|passwort|mot de passe)\s+(?:is|was|ist|est)\s*:?\s+(\S{4,})/gi;
 // Passwords given on a command line: `curl -u user:pass`, `--password pass`, `login … -p pass`,
@@ -52,6 +54,8 @@ const COMMAND_LINE: readonly { pattern: RegExp; needs: string }[] = [
   { pattern: /(?:^|\s)--password[=\s]+(\S+)/g, needs: '--password' },
   { pattern: /\b(?:login|sshpass|mysql|mysqladmin)\b[^\n|;&]*?\s-p\s?(\S+)/g, needs: '-p' },
 ];
+// What follows `-p` or `-u user:` and is not a password: a port mapping or a variable.
+const PORT_OR_VARIABLE = /^(?:\d+(?::\d+)?|\$.*)$/;
 const BEARER = /\b(?:Bearer|Basic|token)\s+([A-Za-z0-9._~+/-]{16,}=*)/g;
 // Long values made of letters and digits in both cases: generated keys with no known prefix.
 // What the scanner below finds is what /(?<![\w+/=-])[A-Za-z0-9+/_-]{32,}={0,2}(?![\w+/=-])/g
@@ -60,6 +64,9 @@ const LONG_VALUE_LENGTH = 32;
 const VALUE_CHARACTER = new Uint8Array(128);
 for (let code = 0; code < 128; code += 1) VALUE_CHARACTER[code] = /[A-Za-z0-9+/_-]/.test(String.fromCharCode(code)) ? 1 : 0;
 const EQUALS = 61;
+// Base64 digests (`sha512-…` integrity, `SHA256:…` fingerprints) are hashes: they survive.
+const DIGEST_PREFIX = /^sha(?:1|256|384|512)-/i;
+const DIGEST_LABEL = /(?:sha(?:1|256|384|512)|md5)[:-]$/i;
 const isValueCharacter = (code: number) => code < 128 && VALUE_CHARACTER[code] === 1;
 
 const NOT_A_VALUE = /^(?:true|false|null|none|nil|undefined|required|optional|string|incorrect|wrong|invalid|expired|empty|missing|correct|reset|changed|hashed|stored|set|not|too|the|a|an|is|was|for|and|or|here)$/i;
@@ -113,6 +120,12 @@ function looksGenerated(value: string): boolean {
   return entropyOf(body) >= 4.2;
 }
 
+/** Whether one span of `found` covers `start` to `end`: redacting it again changes nothing. */
+function isCovered(found: readonly Span[], start: number, end: number): boolean {
+  for (const span of found) if (span.start <= start && span.end >= end) return true;
+  return false;
+}
+
 /**
  * Long generated-looking values standing alone (see LONG_VALUE_LENGTH), scanning runs with
  * character codes instead of trying a pattern at every position.
@@ -130,10 +143,10 @@ function findLongValues(text: string, found: Span[]): void {
     while (padded < text.length && text.charCodeAt(padded) === EQUALS) padded += 1;
     // Nothing but a space or punctuation on either side, and no more than two `=`.
     const alone = (start === 0 || text.charCodeAt(start - 1) !== EQUALS) && (padded === text.length || !isValueCharacter(text.charCodeAt(padded)));
-    if (end - start >= LONG_VALUE_LENGTH && padded - end <= 2 && alone) {
+    // A value already found whole (a known key format, say) needs no second look.
+    if (end - start >= LONG_VALUE_LENGTH && padded - end <= 2 && alone && !isCovered(found, start, padded)) {
       const value = text.slice(start, padded);
-      // Base64 digests (`sha512-…` integrity, `SHA256:…` fingerprints) are hashes: they survive.
-      if (looksGenerated(value) && !/^sha(?:1|256|384|512)-/i.test(value) && !/(?:sha(?:1|256|384|512)|md5)[:-]$/i.test(text.slice(Math.max(0, start - 7), start))) {
+      if (looksGenerated(value) && !DIGEST_PREFIX.test(value) && !DIGEST_LABEL.test(text.slice(Math.max(0, start - 7), start))) {
         found.push({ detector: 'secret', start, end: padded });
       }
     }
@@ -141,9 +154,34 @@ function findLongValues(text: string, found: Span[]): void {
   }
 }
 
+const UNDERSCORE = 95;
+const isAlphanumeric = (code: number) => (code >= 97 && code <= 122) || (code >= 65 && code <= 90) || (code >= 48 && code <= 57);
+
+/**
+ * Whether the label word at `index` may open a match of /\b(?:[A-Za-z0-9]+[_-])*LABEL/: it
+ * begins a word (nothing of `\w` before it), or follows `_` and a run of letters and digits
+ * that does in turn (DB_PASSWORD, MY_DB_PASSWORD). After `-` a word always begins.
+ */
+function labelStartsName(text: string, index: number): boolean {
+  let at = index;
+  for (;;) {
+    const before = at === 0 ? -1 : text.charCodeAt(at - 1);
+    if (before === -1 || (!isAlphanumeric(before) && before !== UNDERSCORE)) return true;
+    if (before !== UNDERSCORE || at < 2 || !isAlphanumeric(text.charCodeAt(at - 2))) return false;
+    at -= 2;
+    while (at > 0 && isAlphanumeric(text.charCodeAt(at - 1))) at -= 1;
+  }
+}
+
 function findLabelled(text: string, found: Span[]): void {
   LABELLED.lastIndex = 0;
   for (let match = LABELLED.exec(text); match !== null; match = LABELLED.exec(text)) {
+    if (!labelStartsName(text, match.index)) {
+      // Not a label here ("mypassword="): look again from the next character, where a label
+      // that starts a name may begin.
+      LABELLED.lastIndex = match.index + 1;
+      continue;
+    }
     if (isLiteralSecret(match)) {
       const { value, quoted } = labelledValue(match);
       const start = match.index + match[0].length - value.length - (quoted ? 1 : 0);
@@ -167,7 +205,7 @@ export const secret: Detector = {
     if ((families & LABEL_CUE) !== 0) findLabelled(text, found);
     if ((families & COMMAND_CUE) !== 0 || ((families & SAID_CUE) !== 0 && (text.includes('--password') || text.includes('sshpass')))) {
       for (const { pattern, needs } of COMMAND_LINE) {
-        if (text.includes(needs)) collect('secret', pattern, text, found, (match) => !/^(?:\d+(?::\d+)?|\$.*)$/.test(match[1] ?? ''), 1);
+        if (text.includes(needs)) collect('secret', pattern, text, found, (match) => !PORT_OR_VARIABLE.test(match[1] ?? ''), 1);
       }
     }
     if ((families & SAID_CUE) !== 0 && SAID_WORDS.test(text)) {
