@@ -82,8 +82,10 @@ export const phone: Detector = {
   find(text, found, features) {
     // Each pattern only where the character or word it cannot do without is present.
     if (text.includes('+')) collect('phone', INTERNATIONAL, text, found, eightToFifteenDigits);
-    if (text.includes('-') || text.includes('.')) collect('phone', NORTH_AMERICAN, text, found, eightToFifteenDigits);
-    if (text.includes('0')) collect('phone', NATIONAL, text, found, nineToFifteenDigits);
+    // A North American number has ten digits, a national one at least nine, in one run.
+    const { phoneDigits } = features.numberRuns;
+    if (phoneDigits >= 10 && (text.includes('-') || text.includes('.'))) collect('phone', NORTH_AMERICAN, text, found, eightToFifteenDigits);
+    if (phoneDigits >= 9 && text.includes('0')) collect('phone', NATIONAL, text, found, nineToFifteenDigits);
     if ((features.cues & PHONE_WORDS) !== 0) collect('phone', PHONE_CUE, text, found, (match) => phoneDigitsPlausible(match[1] ?? ''), 1);
   },
 };

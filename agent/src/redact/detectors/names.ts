@@ -1,4 +1,4 @@
-import type { Detector, Span } from './detector.ts';
+import { cueWords, type Detector, type Span } from './detector.ts';
 
 /**
  * Case-insensitive alternatives without the `i` flag, which would make `\p{Lu}` match
@@ -40,9 +40,14 @@ const CONTEXTS: readonly Context[] = [
   // Form fields: a capitalised label and at least two names, so `name: Build` in YAML is left alone.
   context(String.raw`^\s*(?:Name|Full name|Your name|First name|Last name|Vorname|Nachname|Nom|Prénom)\s*:\s*(${WORD}(?:[ ]${WORD}){1,2})`, [':']),
 ];
-// A word every context above contains (keep in step with CONTEXTS).
-const NAME_CUE =
-  /name|called|call me|appelle|heiße|dear|\bhi\b|hello|hey|hallo|bonjour|liebe|cher|regards|best|cheers|thank|sincerely|yours|grüß|cordialement|bien à|\b(?:mr|mrs|ms|mx|dr|cc|to|mme|mlle)\b|prof|herr|frau|signed|authored|reviewed|author|from|contact|assignee|reporter|--|with|nom/i;
+// A word every context above contains (keep in step with CONTEXTS): those of three letters or
+// more by their first three (the features' cue bit), the rest by a short pattern.
+const NAME_WORDS = cueWords([
+  ...['name', 'called', 'appelle', 'heisse', 'dear', 'hello', 'hey', 'hallo', 'bonjour', 'liebe', 'cher', 'regards', 'best', 'cheers'],
+  ...['thank', 'sincerely', 'yours', 'cordialement', 'bien', 'mrs', 'mme', 'mlle', 'prof', 'herr', 'frau', 'signed', 'authored'],
+  ...['reviewed', 'author', 'from', 'contact', 'assignee', 'reporter', 'with', 'nom'],
+]);
+const SHORT_NAME_CUE = /\b(?:hi|mr|ms|mx|dr|cc|to)\b|--|grüß/i;
 
 // Words that follow a salutation or a sign-off but name no one.
 const NOT_NAMES = new Set([
@@ -56,7 +61,7 @@ export const personName: Detector = {
   id: 'person-name',
   version: 1,
   describes: 'person names in obvious contexts: "my name is …", salutations ("Dear …", "Hi …,"), sign-offs ("Regards, …"), honorifics and commit trailers',
-  mayMatch: (features, text) => features.capitalised >= 1 && NAME_CUE.test(text),
+  mayMatch: (features, text) => features.capitalised >= 1 && ((features.cues & NAME_WORDS) !== 0 || SHORT_NAME_CUE.test(text)),
   find(text, found: Span[]) {
     for (const { pattern, needs } of CONTEXTS) {
       if (needs.length > 0 && !needs.some((needed) => text.includes(needed))) continue;

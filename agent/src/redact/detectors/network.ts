@@ -46,7 +46,9 @@ export const credentialUrl: Detector = {
   version: 1,
   describes: 'URLs carrying credentials: a password before the host, or a token, key, signature or session parameter',
   mayMatch: (features, text) => features.colons >= 1 && text.includes('://'),
-  find(text, found) {
+  find(text, found, features) {
+    // A password before the host needs an `@`, a credential parameter an `=`.
+    if (!features.at && !text.includes('=')) return;
     collect('credential-url', URL, text, found, (match) => USERINFO_WITH_PASSWORD.test(match[0]) || CREDENTIAL_PARAM.test(match[0]));
   },
 };

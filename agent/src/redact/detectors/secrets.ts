@@ -30,6 +30,14 @@ const KNOWN_FORMATS: readonly RegExp[] = [
 ];
 // One pass for all of them: every format is a run of at least 15 token characters, or PEM armour.
 const ANY_KNOWN_FORMAT = new RegExp(KNOWN_FORMATS.map((pattern) => pattern.source).join('|'), 'g');
+// The Azure client secret is the one format with no prefix, so it can begin anywhere and makes
+// the pass try it at every position; without its `Q~` the text cannot hold one, and the same
+// pass without it finds the same.
+const AZURE_MARK = 'Q~';
+const ANY_KNOWN_FORMAT_BUT_AZURE = new RegExp(
+  KNOWN_FORMATS.filter((pattern) => !pattern.source.includes(AZURE_MARK)).map((pattern) => pattern.source).join('|'),
+  'g',
+);
 // Each labelled, spoken, command-line and bearer pattern below contains one of its family's
 // words, so the features' cue bits tell which patterns a line can match. Most text has none.
 const LABEL_CUE = cueWords(['pass', 'pwd', 'secret', 'token', 'key', 'credential', 'bearer']);
@@ -198,7 +206,7 @@ export const secret: Detector = {
   mayMatch: (features, text) => features.longestRun >= 15 || (features.cues & ANY_CUE) !== 0 || text.includes('-----'),
   find(text, found, features) {
     const longValue = features.longestRun >= 15 || text.includes('-----');
-    if (longValue) collect('secret', ANY_KNOWN_FORMAT, text, found);
+    if (longValue) collect('secret', text.includes(AZURE_MARK) ? ANY_KNOWN_FORMAT : ANY_KNOWN_FORMAT_BUT_AZURE, text, found);
     const families = features.cues & ANY_CUE;
     // `--password` and `sshpass` contain "pass"; the spoken "password is", "passcode is" and
     // "PIN is" contain "pass" or "pin".
