@@ -9,6 +9,7 @@ import { deleteCommand, forgetCommand, pendingCommand } from './review-commands.
 import {
   enrollCommand,
   historyCommand,
+  pairCommand,
   pauseCommand,
   resumeCommand,
   startCommand,
@@ -40,6 +41,7 @@ export type CliCommand = {
 export const COMMANDS: Readonly<Record<string, CliCommand>> = {
   daemon: daemonCommand,
   status: statusCommand,
+  pair: pairCommand,
   studies: studiesCommand,
   enroll: enrollCommand,
   start: startCommand,

@@ -27,7 +27,8 @@ function usage(): string {
 function exitCodeFor(code: string): number {
   if (code === 'agent.unreachable' || code === 'agent.timeout' || code === 'agent.protocol') return EXIT.unreachable;
   if (code === 'daemon.failed') return EXIT.daemonFailed;
-  if (code === 'cli.usage' || code === 'validation' || code === 'duration.zero') return EXIT.usage;
+  if (code === 'cli.usage' || code === 'validation' || code === 'duration.zero' || code === 'pair.bad-url' || code === 'pair.insecure-url') return EXIT.usage;
+  if (code.startsWith('server.')) return EXIT.server;
   return EXIT.refused;
 }
 

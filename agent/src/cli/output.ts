@@ -13,6 +13,8 @@ export const EXIT = {
   unreachable: 3,
   /** The daemon could not start. */
   daemonFailed: 4,
+  /** The Candor server could not be reached, did not prove its identity (TLS), or answered outside the contract. */
+  server: 5,
   /** A bug in Candor (EX_SOFTWARE). */
   internal: 70,
 } as const;

@@ -4,12 +4,19 @@ import { CandorError } from '@candor/shared/errors';
 import type { AgentStatus } from '@candor/shared/schemas/control';
 import { ControlClient } from '../control/client.ts';
 import { agentPaths } from '../daemon/paths.ts';
+import { SERVER_TIMEOUT_MS } from '../pair/server-api.ts';
 import type { CommandContext, CliCommand } from './commands.ts';
 import { EXIT, describeStatus, describeTransition, printJson } from './output.ts';
 
+/**
+ * How long a command that waits on the server gives the agent: more than the agent gives
+ * each request to the server (SERVER_TIMEOUT_MS), so the agent's own, clearer error arrives first.
+ */
+const NETWORK_COMMAND_TIMEOUT_MS = 3 * SERVER_TIMEOUT_MS;
+
 /** Connects to the running agent for one use. @throws CandorError `agent.unreachable` when none answers. */
-export async function withAgent<T>(context: CommandContext, use: (client: ControlClient) => Promise<T>): Promise<T> {
-  const client = await ControlClient.connect({ socketPath: agentPaths(context.dataDir).socketPath });
+export async function withAgent<T>(context: CommandContext, use: (client: ControlClient) => Promise<T>, timeoutMs?: number): Promise<T> {
+  const client = await ControlClient.connect({ socketPath: agentPaths(context.dataDir).socketPath, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
   try {
     return await use(client);
   } finally {
@@ -81,7 +88,38 @@ export const enrollCommand: CliCommand = {
         }
       }
       return showStatus(context, await client.call('enroll', { studyId, noticeHash: notice.noticeHash }));
-    });
+    }, NETWORK_COMMAND_TIMEOUT_MS);
+  },
+};
+
+export const pairCommand: CliCommand = {
+  summary: 'pair this agent with your Candor server for a study, with the one-time code it gave you',
+  usage: 'pair --server URL --study STUDY [--server-key KEYID] [--json] -- CODE',
+  options: { server: { type: 'string' }, study: { type: 'string' }, 'server-key': { type: 'string' } },
+  positionals: ['CODE'],
+  run: async (context, { values, positionals }) => {
+    const serverUrl = values.server;
+    const studyId = values.study;
+    if (typeof serverUrl !== 'string' || typeof studyId !== 'string') {
+      throw new CandorError('cli.usage', 'name the server and the study the code is for: candor pair --server URL --study STUDY -- CODE');
+    }
+    const serverKeyId = values['server-key'];
+    const request = { serverUrl, studyId, code: positionals[0] ?? '', ...(typeof serverKeyId === 'string' ? { serverKeyId } : {}) };
+    const paired = await withAgent(context, (client) => client.call('pair', request), NETWORK_COMMAND_TIMEOUT_MS);
+    if (context.json) {
+      printJson(paired);
+      return EXIT.ok;
+    }
+    console.log(
+      [
+        `Paired with ${paired.serverUrl} for "${paired.title}" (${paired.studyId} v${String(paired.version)}).`,
+        `This agent now trusts only the server signing key ${paired.serverKeyId} for consent countersignatures and erasure acknowledgements.`,
+        ...(typeof serverKeyId === 'string' ? [] : ['If your organisation published its server key id, check it is the one above.']),
+        'Nothing is captured until you consent. Read the notice and decide with:',
+        `  candor enroll ${paired.studyId}`,
+      ].join('\n'),
+    );
+    return EXIT.ok;
   },
 };
 

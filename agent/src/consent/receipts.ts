@@ -1,8 +1,9 @@
 /**
  * Consent receipts kept on this device: each enrollment or withdrawal is a receipt signed by
  * the study-scoped device key (held wrapped in the store, the same key that signs uploads)
- * and chained to the previous one. The server countersigns them once the agent
- * is paired (not yet: `integrity.server` stays null and the docs say so).
+ * and chained to the previous one. For a paired study the receipt is first countersigned by
+ * the server (agent.ts signs, sends, checks, then keeps); a study read from a file has no
+ * server, so its receipts keep `integrity.server` null (docs/agent.md, "Consent").
  */
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,8 +20,8 @@ import { parseUnknown } from '@candor/shared/validation';
 import { SIGNAL_SCOPE } from './notice.ts';
 
 /**
- * A study read from a file has no aggregator key yet; receipts name this all-zero id until
- * pairing with the server supplies the real one (docs/agent.md, "Consent").
+ * A study read from a file has no aggregator; its receipts name this all-zero key id. A paired
+ * study's receipts name the aggregator key pairing delivered (docs/agent.md, "Consent").
  */
 export const UNPAIRED_AGGREGATOR_KEY_ID = 'AAAAAAAAAAAAAAAAAAAAAA';
 
@@ -31,9 +32,22 @@ const ConsentFile = z.strictObject({ pseudonyms: z.record(Slug, Pseudonym), last
 /** Hands out a copy of the study's device signing key; the caller wipes its secret. */
 export type DeviceKeySource = (studyId: string) => SigningKeyPair;
 
+export type SignedReceipt = { receipt: ConsentReceipt; validUntil: number; pseudonym: string; studyId: string };
+
 export type ConsentRecords = {
   /** Signs and keeps a receipt; returns it with its hash (the next receipt's chain link). */
-  record(study: StudyVersion, notice: ConsentNotice, state: 'given' | 'withdrawn', now: number): { receipt: ConsentReceipt; hash: string; validUntil: number };
+  record(study: StudyVersion, notice: ConsentNotice, state: 'given' | 'withdrawn', now: number, aggregatorKeyId: string): { receipt: ConsentReceipt; hash: string; validUntil: number };
+  /** Signs a receipt chained to the last one kept, and keeps nothing: `keep` does, once it is accepted. */
+  sign(study: StudyVersion, notice: ConsentNotice, state: 'given' | 'withdrawn', now: number, aggregatorKeyId: string): SignedReceipt;
+  /**
+   * Keeps `receipt` (the signed one, or the server's countersigned copy of it) as the newest
+   * link of the chain; returns its hash.
+   * @throws CandorError `consent.chain-moved` when another receipt was kept since it was signed.
+   */
+  keep(signed: SignedReceipt, receipt: ConsentReceipt): string;
+  /** The study's pseudonym on this device, or a fresh one not yet kept (pairing keeps it with `keepPseudonym`). */
+  pseudonym(studyId: string): string;
+  keepPseudonym(studyId: string, pseudonym: string): void;
   receipts(): ConsentReceipt[];
 };
 
@@ -48,24 +62,52 @@ export function openConsentRecords(dir: string, deviceKey: DeviceKeySource): Con
     ? parseUnknown(ConsentFile, JSON.parse(readFileSync(statePath, 'utf8')), 'consent file')
     : { pseudonyms: {}, lastReceiptHash: null };
 
+  const persist = (): void => {
+    writeFileSync(statePath, JSON.stringify(state), { mode: 0o600 });
+  };
+
+  const sign: ConsentRecords['sign'] = (study, notice, eventState, now, aggregatorKeyId) => {
+    const pseudonym = state.pseudonyms[study.studyId] ?? `p_${randomId()}`;
+    const validUntil = Math.min(now + study.consentValidityDays * DAY_MS, Date.parse(study.endsAt));
+    const unsigned = unsignedReceipt(study, notice, { principalId: pseudonym, aggregatorKeyId }, eventState, now, validUntil, state.lastReceiptHash);
+    const device = deviceKey(study.studyId);
+    let signed;
+    try {
+      signed = signReceiptAsParticipant(unsigned, device);
+    } finally {
+      wipe(device.secretKey);
+    }
+    return { receipt: parseUnknown(ConsentReceipt, signed, 'consent receipt'), validUntil, pseudonym, studyId: study.studyId };
+  };
+
+  const keep: ConsentRecords['keep'] = (signed, receipt) => {
+    if (receipt.integrity.previousReceiptHash !== state.lastReceiptHash) {
+      throw new CandorError('consent.chain-moved', 'another consent was recorded meanwhile; nothing was recorded, try again');
+    }
+    const kept = parseUnknown(ConsentReceipt, receipt, 'consent receipt');
+    const hash = receiptHash(kept);
+    appendFileSync(receiptsPath, `${JSON.stringify(kept)}\n`, { mode: 0o600 });
+    state.pseudonyms[signed.studyId] = signed.pseudonym;
+    state.lastReceiptHash = hash;
+    persist();
+    return hash;
+  };
+
   return {
-    record(study, notice, eventState, now) {
-      const pseudonym = (state.pseudonyms[study.studyId] ??= `p_${randomId()}`);
-      const validUntil = Math.min(now + study.consentValidityDays * DAY_MS, Date.parse(study.endsAt));
-      const unsigned = unsignedReceipt(study, notice, pseudonym, eventState, now, validUntil, state.lastReceiptHash);
-      const device = deviceKey(study.studyId);
-      let signed;
-      try {
-        signed = signReceiptAsParticipant(unsigned, device);
-      } finally {
-        wipe(device.secretKey);
-      }
-      const receipt = parseUnknown(ConsentReceipt, signed, 'consent receipt');
-      const hash = receiptHash(receipt);
-      appendFileSync(receiptsPath, `${JSON.stringify(receipt)}\n`, { mode: 0o600 });
-      state.lastReceiptHash = hash;
-      writeFileSync(statePath, JSON.stringify(state), { mode: 0o600 });
-      return { receipt, hash, validUntil };
+    sign,
+    keep,
+    record(study, notice, eventState, now, aggregatorKeyId) {
+      const signed = sign(study, notice, eventState, now, aggregatorKeyId);
+      const hash = keep(signed, signed.receipt);
+      return { receipt: signed.receipt, hash, validUntil: signed.validUntil };
+    },
+    pseudonym(studyId) {
+      return state.pseudonyms[studyId] ?? `p_${randomId()}`;
+    },
+    keepPseudonym(studyId, pseudonym) {
+      if (state.pseudonyms[studyId] === pseudonym) return;
+      state.pseudonyms[studyId] = parseUnknown(Pseudonym, pseudonym, 'pseudonym');
+      persist();
     },
     receipts() {
       if (!existsSync(receiptsPath)) return [];
@@ -80,7 +122,7 @@ export function openConsentRecords(dir: string, deviceKey: DeviceKeySource): Con
 function unsignedReceipt(
   study: StudyVersion,
   notice: ConsentNotice,
-  principalId: string,
+  { principalId, aggregatorKeyId }: { principalId: string; aggregatorKeyId: string },
   state: 'given' | 'withdrawn',
   now: number,
   validUntil: number,
@@ -99,7 +141,7 @@ function unsignedReceipt(
       collectionMethod: `candor agent, study ${study.studyId} v${study.version}`,
       principalId,
     },
-    parties: { controllers: [study.controller], recipients: study.recipients, aggregatorKeyId: UNPAIRED_AGGREGATOR_KEY_ID },
+    parties: { controllers: [study.controller], recipients: study.recipients, aggregatorKeyId },
     notice: { version: `${study.studyId}/${study.version}`, contentHash: notice.noticeHash },
     processing: [
       {

@@ -2,8 +2,10 @@
  * The control API's server end: newline-delimited JSON over a Unix socket. Each line is
  * parsed as a `ControlRequest`, its params with the method's strict schema, and answered
  * with a `ControlResponse`; anything else gets a coded error and the connection (and the
- * daemon) keeps going. Access control is the file system's: the socket is 0600 inside a 0700
- * directory owned by the user (node:net does not expose SO_PEERCRED; docs/control-api.md).
+ * daemon) keeps going. A handler that waits on the network answers when it settles (its own
+ * requests carry timeouts), so answers on one connection may come out of order, by id.
+ * Access control is the file system's: the socket is 0600 inside a 0700 directory owned by
+ * the user (node:net does not expose SO_PEERCRED; docs/control-api.md).
  */
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
@@ -106,6 +108,10 @@ export async function startControlServer(socketPath: string, handlers: AgentHand
   };
 
   const answer = (connection: Connection, line: string): void => {
+    void answerLine(connection, line);
+  };
+
+  const answerLine = async (connection: Connection, line: string): Promise<void> => {
     if (line.trim() === '') return;
     let id: number | null = null;
     try {
@@ -126,7 +132,7 @@ export async function startControlServer(socketPath: string, handlers: AgentHand
         return;
       }
       const handler = handlers[method] as (input: unknown) => unknown;
-      send(connection.socket, { id, ok: true, result: handler(params) });
+      send(connection.socket, { id, ok: true, result: await handler(params) });
     } catch (error) {
       if (error instanceof CandorError) {
         send(connection.socket, { id, ok: false, error: { code: error.code, message: error.message.slice(0, 1000) } });

@@ -12,15 +12,17 @@ import { createCapture, type Capture } from '../capture/pipeline.ts';
 import type { InputSource } from '../capture/source.ts';
 import type { StudyCatalog } from '../consent/catalog.ts';
 import { consentNoticeOf } from '../consent/notice.ts';
-import { openConsentRecords } from '../consent/receipts.ts';
+import { openConsentRecords, UNPAIRED_AGGREGATOR_KEY_ID } from '../consent/receipts.ts';
+import { openPairing } from '../pair/pairing.ts';
 import { parseDuration } from '../session/duration.ts';
 import { openSessionJournal } from '../session/journal.ts';
 import * as machine from '../session/machine.ts';
 import type { Clock } from './clock.ts';
 import type { Collector } from './collector.ts';
 
+/** A handler that waits on the network (pair, enroll in a paired study) answers with a promise. */
 export type AgentHandlers = {
-  [M in Exclude<ControlMethod, 'subscribe'>]: (params: z.output<(typeof CONTROL_METHODS)[M]['params']>) => ControlResult<M>;
+  [M in Exclude<ControlMethod, 'subscribe'>]: (params: z.output<(typeof CONTROL_METHODS)[M]['params']>) => ControlResult<M> | Promise<ControlResult<M>>;
 };
 
 export type Agent = {
@@ -38,6 +40,7 @@ export type Agent = {
 
 export type AgentOptions = {
   dataDir: string;
+  /** The study files, offered only until the agent is paired; then the paired studies are. */
   catalog: StudyCatalog;
   source: InputSource;
   /** Where filtered batches go and what is kept of them: pipeline, store and uploader. */
@@ -49,13 +52,26 @@ export type AgentOptions = {
 
 /**
  * Opens the agent's state in `dataDir`; a session left running by a previous process is
- * stopped (a restart never resumes capture by itself).
- * @throws ValidationError / CandorError when the state files there are damaged.
+ * stopped (a restart never resumes capture by itself). A paired agent starts uploading to its
+ * server at once.
+ * @throws ValidationError / CandorError when the state files there are damaged
+ * (`pairing.unreadable` for the pairing record).
  */
 export function createAgent({ dataDir, catalog, source, collector, clock, log, batchMs }: AgentOptions): Agent {
   const journal = openSessionJournal(dataDir);
   // Receipts are signed with the study-scoped device key the store keeps, the one that signs uploads.
   const consent = openConsentRecords(dataDir, (studyId) => collector.deviceKey(studyId));
+  const pairing = openPairing({
+    dataDir,
+    deviceKey: (slot) => collector.deviceKey(slot),
+    pseudonym: (studyId) => consent.pseudonym(studyId),
+    keepPseudonym: (studyId, pseudonym) => {
+      consent.keepPseudonym(studyId, pseudonym);
+    },
+    now: () => clock.now(),
+  });
+  const target = pairing.uploadTarget();
+  if (target) collector.uploadTo(target);
   const capture: Capture = createCapture({
     source,
     sink: collector.sink,
@@ -74,11 +90,46 @@ export function createAgent({ dataDir, catalog, source, collector, clock, log, b
   let lastReason: string | null = null;
   let lastEmitted = '';
 
+  // One source of studies at a time: the files until the agent is paired, the server's after.
   const loadStudies = (): void => {
+    const paired = pairing.studies();
+    if (paired.length > 0) {
+      studies = paired;
+      return;
+    }
     const { studies: latest, problems } = catalog.list();
     for (const problem of problems) log.warn({ problem }, 'study file skipped');
     studies = latest;
   };
+
+  // Commands that sign receipts or wait on the network run one at a time, so the receipt
+  // chain and the pairing record never see two writers.
+  let queue: Promise<unknown> = Promise.resolve();
+  const exclusive = <T>(run: () => T | Promise<T>): Promise<T> => {
+    const next = queue.then(run, run);
+    queue = next.catch(() => undefined);
+    return next;
+  };
+
+  /**
+   * A study file and the server's study may share an id and version and still differ, and
+   * consent or windows are keyed by both: what the offline demo holds for a study must never
+   * pass for consent to, or data of, the server's study of that name.
+   * @throws CandorError `pair.local-study`.
+   */
+  const assertNothingLocalFor = (studyId: string): void => {
+    if (pairing.study(studyId)) return;
+    const { snapshot } = journal;
+    const enrolled = snapshot.state !== 'not-enrolled' && snapshot.enrollment.studyId === studyId;
+    if (enrolled || collector.pending().some((window) => window.studyId === studyId)) {
+      throw new CandorError(
+        'pair.local-study',
+        `this agent holds consent or windows for ${studyId} from a study file (the offline demo), which must not mix with the server's study; run the agent with another --data-dir to pair`,
+      );
+    }
+  };
+
+  const aggregatorKeyIdOf = (studyId: string): string => pairing.study(studyId)?.aggregatorKey.keyId ?? UNPAIRED_AGGREGATOR_KEY_ID;
 
   const enrolledStudy = (): StudyVersion | undefined => {
     const { snapshot } = journal;
@@ -196,24 +247,39 @@ export function createAgent({ dataDir, catalog, source, collector, clock, log, b
       }));
     },
     notice: ({ studyId }) => consentNoticeOf(findStudy(studyId)),
-    enroll: ({ studyId, noticeHash }) => {
-      const study = findStudy(studyId);
-      collector.assertMayEnroll(studyId);
-      const notice = consentNoticeOf(study);
-      if (notice.noticeHash !== noticeHash) {
-        throw new CandorError('consent.notice-changed', `the notice for ${studyId} changed since it was shown; read it again (candor enroll ${studyId})`);
-      }
-      return command(
-        () => {
-          // Check the transition is legal before signing anything.
-          const probe = { studyId, version: study.version, title: study.title, maxSessionMinutes: study.maxSessionMinutes, consentValidUntil: 0, receiptHash: '0'.repeat(64) };
+    pair: (params) =>
+      exclusive(async () => {
+        collector.assertMayEnroll(params.studyId);
+        assertNothingLocalFor(params.studyId);
+        const result = await pairing.pair(params);
+        const paired = pairing.uploadTarget();
+        if (paired) collector.uploadTo(paired);
+        log.info({ event: 'pair.done', server: result.serverUrl, studyId: result.studyId, version: result.version }, 'paired with a server');
+        refresh();
+        return result;
+      }),
+    // A paired study's consent counts only once the server has countersigned it: the receipt
+    // is signed, sent, checked, and only then kept and acted on. Nothing is kept on a refusal.
+    enroll: ({ studyId, noticeHash }) =>
+      exclusive(async () => {
+        const study = findStudy(studyId);
+        collector.assertMayEnroll(studyId);
+        const notice = consentNoticeOf(study);
+        if (notice.noticeHash !== noticeHash) {
+          throw new CandorError('consent.notice-changed', `the notice for ${studyId} changed since it was shown; read it again (candor enroll ${studyId})`);
+        }
+        // Check the transition is legal before signing anything.
+        const probe = { studyId, version: study.version, title: study.title, maxSessionMinutes: study.maxSessionMinutes, consentValidUntil: 0, receiptHash: '0'.repeat(64) };
+        refresh();
+        machine.enroll(journal.snapshot, probe);
+        const signed = consent.sign(study, notice, 'given', clock.now(), aggregatorKeyIdOf(studyId));
+        const receipt = pairing.study(studyId) ? await pairing.countersign(studyId, signed.receipt) : signed.receipt;
+        return command(() => {
           machine.enroll(journal.snapshot, probe);
-          const { hash, validUntil } = consent.record(study, notice, 'given', clock.now());
-          return machine.enroll(journal.snapshot, { ...probe, consentValidUntil: validUntil, receiptHash: hash });
-        },
-        status,
-      );
-    },
+          const hash = consent.keep(signed, receipt);
+          return machine.enroll(journal.snapshot, { ...probe, consentValidUntil: signed.validUntil, receiptHash: hash });
+        }, status);
+      }),
     start: (params) => command(() => machine.start(journal.snapshot, offered(), clock.now(), params.for === undefined ? undefined : parseDuration(params.for)), status),
     pause: (params) => command(() => machine.pause(journal.snapshot, clock.now(), params.for === undefined ? undefined : parseDuration(params.for)), status),
     resume: () => command(() => machine.resume(journal.snapshot, offered(), clock.now()), status),
@@ -221,14 +287,16 @@ export function createAgent({ dataDir, catalog, source, collector, clock, log, b
     // The order matters: uploads stop first, the withdrawn receipt is signed while the study's
     // device key still exists, then its keys and rows are destroyed and erasure is requested.
     withdraw: ({ studyId }) =>
-      command(() => {
-        const step = machine.withdraw(journal.snapshot, studyId);
-        collector.beginWithdrawal(studyId);
-        const study = studies.find((candidate) => candidate.studyId === studyId);
-        if (study) consent.record(study, consentNoticeOf(study), 'withdrawn', clock.now());
-        collector.completeWithdrawal(studyId);
-        return step;
-      }, status),
+      exclusive(() =>
+        command(() => {
+          const step = machine.withdraw(journal.snapshot, studyId);
+          collector.beginWithdrawal(studyId);
+          const study = studies.find((candidate) => candidate.studyId === studyId);
+          if (study) consent.record(study, consentNoticeOf(study), 'withdrawn', clock.now(), aggregatorKeyIdOf(studyId));
+          collector.completeWithdrawal(studyId);
+          return step;
+        }, status),
+      ),
     pending: () => collector.pending(),
     delete: ({ id }) => ({ outcome: collector.deleteWindow(id) }),
     forget: ({ last }) => {

@@ -13,24 +13,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { SigningKeyPair } from '@candor/shared/crypto';
-import { CandorError } from '@candor/shared/errors';
+import { CandorError, InvariantError } from '@candor/shared/errors';
 import type { AgentStatus, PendingWindow } from '@candor/shared/schemas/control';
 import type { StudyVersion } from '@candor/shared/schemas/study';
 import type { CaptureSink } from '../capture/source.ts';
 import { openKeyRing } from '../keys/keyring.ts';
+import type { UploadTarget } from '../pair/pairing.ts';
 import { createPipeline, type Pipeline } from '../redact/pipeline.ts';
 import { openStore, type LocalStore } from '../store/store.ts';
 import { Uploader } from '../upload/uploader.ts';
 import type { Clock } from './clock.ts';
-
-/** Where uploads go and the keys that go with it (until pairing supplies them). */
-export type UploadTarget = {
-  serverUrl: string;
-  /** The server's Ed25519 key that signs erasure acknowledgements. */
-  serverPublicKey: Uint8Array;
-  /** Each study's X25519 sealing key; a study without one keeps its windows on the device. */
-  studyKeys: ReadonlyMap<string, Uint8Array>;
-};
 
 export type CollectorOptions = {
   dataDir: string;
@@ -80,33 +72,23 @@ export function pipelineFor(study: StudyVersion, policiesDir: string, clock: () 
 export class Collector {
   readonly #options: CollectorOptions;
   readonly #store: LocalStore;
-  readonly #uploader: Uploader | null;
+  #upload: UploadTarget | null = null;
+  #uploader: Uploader | null = null;
   readonly #timer: NodeJS.Timeout;
   #session: Session | null = null;
   /** Events stamped at or before this were captured before a `forget` and are dropped if they arrive late. */
   #forgottenUntil = -Infinity;
 
   /**
-   * Opens the key ring and the store in `dataDir` and starts the uploader when a target is set.
+   * Opens the key ring and the store in `dataDir`; the uploader starts when a target is set
+   * (`uploadTo`, called at start when the agent is paired and whenever a pairing completes).
    * @throws the store's and key ring's CandorErrors (`store.corrupt`, `store.keys-lost`, `keys.*`).
    */
   constructor(options: CollectorOptions) {
     this.#options = options;
     const keyRing = openKeyRing({ keyDir: options.dataDir });
     this.#store = openStore({ dataDir: options.dataDir, keyRing, now: () => options.clock.now(), logger: options.log.child({ part: 'store' }) });
-    const { upload } = options;
-    this.#uploader = upload
-      ? new Uploader({
-          store: this.#store,
-          serverUrl: upload.serverUrl,
-          studyKey: (studyId) => upload.studyKeys.get(studyId),
-          serverPublicKey: upload.serverPublicKey,
-          mayUpload: options.mayUpload,
-          now: () => options.clock.now(),
-          logger: options.log.child({ part: 'upload' }),
-        })
-      : null;
-    this.#uploader?.start();
+    if (options.upload) this.uploadTo(options.upload);
     this.#timer = setInterval(() => {
       this.#closeWindows(false);
       // The uploader sleeps up to a minute by its own timer; something due now need not wait.
@@ -125,6 +107,32 @@ export class Collector {
       if (events.length > 0) session.pipeline.accept({ context: batch.context, events });
     },
   };
+
+  /**
+   * Sends held windows to `target` from now on. The server cannot change under a running
+   * uploader (pairing keeps one server per agent); a new target for the same server adds
+   * the studies paired since.
+   * @throws InvariantError for a target on another server.
+   */
+  uploadTo(target: UploadTarget): void {
+    if (this.#upload && this.#upload.serverUrl !== target.serverUrl) throw new InvariantError('the agent uploads to one server only');
+    this.#upload = target;
+    if (this.#uploader) {
+      this.#uploader.wake();
+      return;
+    }
+    const options = this.#options;
+    this.#uploader = new Uploader({
+      store: this.#store,
+      serverUrl: target.serverUrl,
+      studyKey: (studyId) => this.#upload?.studyKeys.get(studyId),
+      serverPublicKey: target.serverPublicKey,
+      mayUpload: options.mayUpload,
+      now: () => options.clock.now(),
+      logger: options.log.child({ part: 'upload' }),
+    });
+    this.#uploader.start();
+  }
 
   /** A copy of the study's device signing key (the caller wipes its secret). */
   deviceKey(studyId: string): SigningKeyPair {
@@ -233,7 +241,7 @@ export class Collector {
       windowsHeld: status.windows,
       dropped: status.dropped,
       erasuresAwaitingAck: status.erasuresAwaitingAck,
-      uploadsTo: this.#options.upload?.serverUrl ?? null,
+      uploadsTo: this.#upload?.serverUrl ?? null,
     };
   }
 

@@ -1,11 +1,10 @@
 /**
  * `candor daemon`: the one process that owns the input hook. It opens the agent's state and
- * its encrypted store, runs the uploader when a server is configured, listens on the control
+ * its encrypted store and its pairing, runs the uploader once paired, listens on the control
  * socket, and pushes every status change to subscribers.
  */
 import { pino, type Logger } from 'pino';
 import { wipe } from '@candor/shared/crypto';
-import { CandorError } from '@candor/shared/errors';
 import { createLiveSource } from '../capture/live.ts';
 import { readRecording } from '../capture/recording.ts';
 import { createReplaySource } from '../capture/replay.ts';
@@ -14,7 +13,9 @@ import { createFileStudyCatalog } from '../consent/catalog.ts';
 import { startControlServer, ensurePrivateDirectory } from '../control/server.ts';
 import { createAgent, type Agent } from './agent.ts';
 import { systemClock, type Clock } from './clock.ts';
-import { Collector, type UploadTarget } from './collector.ts';
+import { checkServerUrl } from '../pair/server-api.ts';
+import type { UploadTarget } from '../pair/pairing.ts';
+import { Collector } from './collector.ts';
 import { SEED_POLICIES_DIR, SEED_STUDIES_DIR, agentPaths } from './paths.ts';
 
 export type SourceChoice = { kind: 'live' } | { kind: 'replay'; file: string; speed?: number };
@@ -25,7 +26,11 @@ export type DaemonOptions = {
   /** Where redaction policies are read from (default: the ones shipped in seeds/policies). */
   policiesDir?: string;
   source?: SourceChoice;
-  /** Where uploads go, with the server's and the studies' public keys; none: nothing leaves the device. */
+  /**
+   * A fixed upload target, for embedding the daemon beside a server that has no pairing route
+   * (the ingest contract double in tests). People pair instead (`candor pair`); without
+   * either, nothing leaves the device.
+   */
   upload?: UploadTarget;
   clock?: Clock;
   log?: Logger;
@@ -51,18 +56,17 @@ async function sourceFor(choice: SourceChoice): Promise<InputSource> {
 }
 
 /**
- * @throws CandorError when the data or socket directory is unsafe, the server URL is not
- * https (or loopback http), another agent runs on the socket, the recording is unreadable, or
- * the state files or the store are damaged (`store.corrupt`, `store.keys-lost`…).
+ * @throws CandorError when the data or socket directory is unsafe, a fixed upload target is
+ * not https (or loopback http), another agent runs on the socket, the recording is
+ * unreadable, or the state files, the pairing record or the store are damaged
+ * (`store.corrupt`, `store.keys-lost`, `pairing.unreadable`…).
  */
 export async function startDaemon(options: DaemonOptions = {}): Promise<RunningDaemon> {
   const log = options.log ?? pino({ name: 'candor-agent' });
   const paths = agentPaths(options.dataDir);
   ensurePrivateDirectory(paths.dataDir);
   const upload = options.upload ?? null;
-  if (upload && !/^https:\/\/|^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(upload.serverUrl)) {
-    throw new CandorError('daemon.insecure-server', 'the server URL must use https (plain http only to this machine)');
-  }
+  if (upload) checkServerUrl(upload.serverUrl);
   const clock = options.clock ?? systemClock;
   const source = await sourceFor(options.source ?? { kind: 'live' });
   let agent: Agent | undefined;
@@ -105,7 +109,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     running.refresh();
   }, options.catalogRefreshMs ?? 30_000);
   refresher.unref();
-  log.info({ source: source.kind, socket: paths.socketPath, server: upload?.serverUrl ?? null, keys: collector.storage().keyBackend.kind }, 'agent listening');
+  log.info({ source: source.kind, socket: paths.socketPath, server: collector.storage().uploadsTo, keys: collector.storage().keyBackend.kind }, 'agent listening');
   return {
     agent: running,
     devicePublicKey(studyId) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Count, HashHex, Slug, UtcTimestamp } from './primitives.ts';
+import { Count, HashHex, KeyId, Slug, UtcTimestamp } from './primitives.ts';
 import { SignalName } from './study.ts';
 
 /**
@@ -78,11 +78,37 @@ export const PendingWindow = z.strictObject({
 });
 export type PendingWindow = z.infer<typeof PendingWindow>;
 
+/**
+ * What `candor pair` asks of the agent: redeem a one-time pairing code at a Candor server for
+ * the study the participant names. The agent checks the URL (https, or plain http only to
+ * this machine) before anything goes on the wire.
+ */
+export const PairParams = z.strictObject({
+  serverUrl: z.string().min(1).max(2048),
+  studyId: Slug,
+  code: z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'expected the 22-character pairing code the server showed'),
+  /** The server signing key's id as the organisation published it; pairing is refused if the server's differs. */
+  serverKeyId: KeyId.optional(),
+});
+
+/** What pairing kept: the server and its signing key as first seen, and the study version it offers. */
+export const PairingResult = z.strictObject({
+  serverUrl: z.string(),
+  /** The server's signing key, pinned on first use (docs/agent.md, "Pairing"). */
+  serverKeyId: KeyId,
+  studyId: Slug,
+  version: z.int().min(1),
+  title: z.string(),
+});
+export type PairingResult = z.infer<typeof PairingResult>;
+
 const NoParams = z.strictObject({});
 const Ok = z.strictObject({ ok: z.literal(true) });
 
 export const CONTROL_METHODS = {
   status: { params: NoParams, result: AgentStatus },
+  /** Pairs this agent with a Candor server for one study; waits on the network. */
+  pair: { params: PairParams, result: PairingResult },
   studies: {
     params: NoParams,
     result: z.array(z.strictObject({ studyId: Slug, version: z.int().min(1), title: z.string(), enrolled: z.boolean() })),

@@ -1,0 +1,131 @@
+/**
+ * The agent's pairing with a Candor server: one server per agent, one or more studies with it.
+ * `pair` redeems a code and keeps what the server answered only once every check has passed;
+ * `countersign` sends a signed consent receipt and returns the server's copy only when it is
+ * the same receipt, countersigned by the pinned server key. Either way a refusal keeps nothing.
+ */
+import { canonicalJson } from '@candor/shared/encoding';
+import { fromBase64Url, toBase64Url, wipe, type SigningKeyPair } from '@candor/shared/crypto';
+import { verifyServerCountersignature } from '@candor/shared/consent';
+import { CandorError } from '@candor/shared/errors';
+import type { ConsentReceipt } from '@candor/shared/schemas/consent';
+import type { PairingResult } from '@candor/shared/schemas/control';
+import type { StudyVersion } from '@candor/shared/schemas/study';
+import { readPairingRecord, writePairingRecord, PAIRING_SECRET_SLOT, type PairedStudy, type PairingRecord } from './record.ts';
+import { checkServerUrl, redeemPairingCode, submitConsentReceipt } from './server-api.ts';
+
+/** Where uploads go and the keys that go with it. */
+export type UploadTarget = {
+  serverUrl: string;
+  /** The server's Ed25519 key that signs erasure acknowledgements and consent countersignatures. */
+  serverPublicKey: Uint8Array;
+  /** Each study's X25519 sealing key; a study without one keeps its windows on the device. */
+  studyKeys: ReadonlyMap<string, Uint8Array>;
+};
+
+export type PairingOptions = {
+  dataDir: string;
+  /** The store's study-scoped device key, made on first use (the caller of pair wipes nothing: we do). */
+  deviceKey: (slot: string) => SigningKeyPair;
+  /** The study's pseudonym on this device, or a fresh one; kept only once pairing succeeds. */
+  pseudonym: (studyId: string) => string;
+  keepPseudonym: (studyId: string, pseudonym: string) => void;
+  now: () => number;
+};
+
+export type Pairing = {
+  /** The studies this agent is paired for, as the server offered them. */
+  studies(): StudyVersion[];
+  /** The pairing of one study, or undefined for a study read from a file. */
+  study(studyId: string): PairedStudy | undefined;
+  /** Where uploads go, or null before the agent is paired. */
+  uploadTarget(): UploadTarget | null;
+  /**
+   * Redeems `code` at `serverUrl` for `studyId` and keeps the answer.
+   * `serverKeyId`, when given, pins the server's signing key instead of trusting the first answer.
+   * @throws CandorError `pair.bad-url`, `pair.insecure-url`, `pair.other-server`,
+   * `pair.already-paired`, `pair.wrong-study`, `pair.server-key-mismatch`, `pair.server-key-changed`, and
+   * redeemPairingCode's `pair.*` / `server.*` errors; after any of them nothing was kept.
+   */
+  pair(request: { serverUrl: string; studyId: string; code: string; serverKeyId?: string | undefined }): Promise<PairingResult>;
+  /**
+   * Has the server countersign `receipt` for a paired study; resolves with the checked copy.
+   * @throws CandorError `consent.not-paired`, `consent.bad-countersignature`, and
+   * submitConsentReceipt's errors.
+   */
+  countersign(studyId: string, receipt: ConsentReceipt): Promise<ConsentReceipt>;
+};
+
+function withoutCountersignature(receipt: ConsentReceipt): string {
+  return canonicalJson({ ...receipt, integrity: { ...receipt.integrity, server: null } });
+}
+
+/**
+ * Opens the pairing kept in `dataDir` (none yet is fine).
+ * @throws CandorError `pairing.unreadable` when the record there cannot be opened.
+ */
+export function openPairing(options: PairingOptions): Pairing {
+  const secret = (): SigningKeyPair => options.deviceKey(PAIRING_SECRET_SLOT);
+  let record: PairingRecord | null = readPairingRecord(options.dataDir, secret);
+
+  return {
+    studies: () => record?.studies.map((paired) => paired.study) ?? [],
+    study: (studyId) => record?.studies.find((paired) => paired.study.studyId === studyId),
+    uploadTarget() {
+      if (!record) return null;
+      return {
+        serverUrl: record.serverUrl,
+        serverPublicKey: fromBase64Url(record.serverKey.publicKey),
+        studyKeys: new Map(record.studies.map((paired) => [paired.study.studyId, fromBase64Url(paired.aggregatorKey.publicKey)])),
+      };
+    },
+    async pair({ serverUrl, studyId, code, serverKeyId }) {
+      const origin = checkServerUrl(serverUrl);
+      const before = record;
+      if (before && before.serverUrl !== origin) {
+        throw new CandorError('pair.other-server', `this agent is paired with ${before.serverUrl}; it uploads to one server only, so it cannot pair with ${origin} too`);
+      }
+      if (before?.studies.some((paired) => paired.study.studyId === studyId)) {
+        throw new CandorError('pair.already-paired', `this agent is already paired for ${studyId} with ${before.serverUrl}; nothing was changed and the code was not used`);
+      }
+      const device = options.deviceKey(studyId);
+      wipe(device.secretKey);
+      const pseudonym = options.pseudonym(studyId);
+      const answer = await redeemPairingCode(origin, { code, devicePublicKey: toBase64Url(device.publicKey), pseudonym });
+      if (answer.studyId !== studyId || answer.study.studyId !== studyId || answer.deviceKeyId !== device.keyId) {
+        throw new CandorError('pair.wrong-study', `the code was for study ${answer.studyId}, not ${studyId}; nothing was kept on this device. Ask for a code for ${studyId}`);
+      }
+      // Another pairing may have finished while this one waited on the network.
+      const current = record;
+      if (current && (current.serverUrl !== origin || current.studies.some((paired) => paired.study.studyId === studyId))) {
+        throw new CandorError('pair.already-paired', `this agent was paired for ${studyId} meanwhile; nothing was changed`);
+      }
+      if (serverKeyId !== undefined && answer.serverKey.keyId !== serverKeyId) {
+        throw new CandorError('pair.server-key-mismatch', `${origin} signs with key ${answer.serverKey.keyId}, not the ${serverKeyId} you were given; nothing was kept. Tell whoever sent you the code`);
+      }
+      if (current && (current.serverKey.keyId !== answer.serverKey.keyId || current.serverKey.publicKey !== answer.serverKey.publicKey)) {
+        throw new CandorError('pair.server-key-changed', `${origin} answered with a signing key other than the one this agent pinned when it first paired; nothing was kept`);
+      }
+      const next: PairingRecord = {
+        serverUrl: origin,
+        serverKey: current?.serverKey ?? answer.serverKey,
+        studies: [...(current?.studies ?? []), { study: answer.study, aggregatorKey: answer.aggregatorKey, deviceKeyId: device.keyId, pairedAt: new Date(options.now()).toISOString() }],
+      };
+      writePairingRecord(options.dataDir, secret, next);
+      options.keepPseudonym(studyId, pseudonym);
+      record = next;
+      return { serverUrl: origin, serverKeyId: next.serverKey.keyId, studyId, version: answer.study.version, title: answer.study.title };
+    },
+    async countersign(studyId, receipt) {
+      if (!record?.studies.some((paired) => paired.study.studyId === studyId)) {
+        throw new CandorError('consent.not-paired', `${studyId} is not paired with a server`);
+      }
+      const { serverUrl, serverKey } = record;
+      const answer = await submitConsentReceipt(serverUrl, receipt);
+      if (withoutCountersignature(answer) !== withoutCountersignature(receipt) || !verifyServerCountersignature(answer, fromBase64Url(serverKey.publicKey))) {
+        throw new CandorError('consent.bad-countersignature', `${serverUrl} did not countersign this receipt with the key pinned at pairing; nothing was recorded`);
+      }
+      return answer;
+    },
+  };
+}

@@ -1,0 +1,161 @@
+/**
+ * The two calls a participant's agent makes to a Candor server on their behalf: redeeming a
+ * pairing code and handing in a consent receipt for countersigning. Each waits at most
+ * SERVER_TIMEOUT_MS, follows no redirect (one could lead to plain http or another host), and
+ * turns every way the network can fail into one coded CandorError a person can act on.
+ */
+import { z } from 'zod';
+import { fromBase64Url, keyIdOf } from '@candor/shared/crypto';
+import { ConsentReceipt, Pseudonym } from '@candor/shared/schemas/consent';
+import { Base64Url, KeyId, Slug } from '@candor/shared/schemas/primitives';
+import { StudyVersion } from '@candor/shared/schemas/study';
+import { CandorError } from '@candor/shared/errors';
+import { parseUnknown } from '@candor/shared/validation';
+
+/** How long one request to the server may take before the agent gives up on it. */
+export const SERVER_TIMEOUT_MS = 15_000;
+
+/** A server answer larger than this is not one of ours. */
+const MAX_ANSWER_BYTES = 1024 * 1024;
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** Node reports a certificate the system does not trust with one of these codes. */
+const TLS_CODES = /^(CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|ERR_TLS_|ERR_SSL_|HOSTNAME_MISMATCH$)/;
+
+/** A public key with its id; the id must be the key's own (keyIdOf), or a server could name one key and hand over another. */
+export const PublicKeyView = z
+  .strictObject({ keyId: KeyId, publicKey: Base64Url.length(43) })
+  .refine((view) => keyIdOf(fromBase64Url(view.publicKey)) === view.keyId, 'the key id is not the id of this key');
+export type PublicKeyView = z.infer<typeof PublicKeyView>;
+
+/** The server's answer to `POST /api/v1/devices/pair` (server/src/http/routes/devices.ts). */
+export const PairAnswer = z.strictObject({
+  deviceKeyId: KeyId,
+  studyId: Slug,
+  study: StudyVersion,
+  aggregatorKey: PublicKeyView,
+  serverKey: PublicKeyView,
+});
+export type PairAnswer = z.infer<typeof PairAnswer>;
+
+const ErrorAnswer = z.object({ error: z.object({ code: z.string().max(64) }) });
+
+/**
+ * The server's origin, when `text` is an acceptable server URL: https, or plain http only to
+ * this machine (nothing else can watch loopback traffic). No user name or password in it.
+ * @throws CandorError `pair.bad-url` or `pair.insecure-url`.
+ */
+export function checkServerUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new CandorError('pair.bad-url', 'the server address is not a URL; it looks like https://candor.example.org');
+  }
+  if (url.username !== '' || url.password !== '') throw new CandorError('pair.bad-url', 'the server address must not carry a user name or password');
+  if (url.protocol === 'https:') return url.origin;
+  if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return url.origin;
+  if (url.protocol === 'http:') {
+    throw new CandorError('pair.insecure-url', `refusing plain http to ${url.host}: anyone on the network could read or change what is sent; use https://${url.host}`);
+  }
+  throw new CandorError('pair.bad-url', 'the server address must start with https://');
+}
+
+type Answer = { status: number; json: unknown };
+
+function networkFailure(serverUrl: string, error: unknown): CandorError {
+  if (error instanceof Error && error.name === 'TimeoutError') {
+    return new CandorError('server.timeout', `the server at ${serverUrl} did not answer within ${String(SERVER_TIMEOUT_MS / 1000)} s; nothing was changed`);
+  }
+  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
+  const code = typeof cause?.code === 'string' ? cause.code : 'unknown';
+  if (TLS_CODES.test(code)) {
+    return new CandorError('server.tls', `the server at ${serverUrl} did not prove it is that server (TLS: ${code}); nothing was sent and nothing was changed`);
+  }
+  return new CandorError('server.unreachable', `could not reach the server at ${serverUrl} (${code}); check the address and your network; nothing was changed`);
+}
+
+/**
+ * POSTs `body` as JSON to `path` on the server.
+ * @throws CandorError `server.timeout`, `server.tls`, `server.unreachable`, or
+ * `server.protocol` for an answer that is not JSON or too large.
+ */
+async function postJson(serverUrl: string, path: string, body: unknown): Promise<Answer> {
+  let response: Response;
+  try {
+    response = await fetch(new URL(path, serverUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      redirect: 'error',
+      signal: AbortSignal.timeout(SERVER_TIMEOUT_MS),
+    });
+  } catch (error) {
+    throw networkFailure(serverUrl, error);
+  }
+  let text: string;
+  try {
+    text = await response.text();
+  } catch (error) {
+    throw networkFailure(serverUrl, error);
+  }
+  if (Buffer.byteLength(text) > MAX_ANSWER_BYTES) throw new CandorError('server.protocol', `the server at ${serverUrl} sent an answer too large to be a Candor server's`);
+  try {
+    return { status: response.status, json: JSON.parse(text) as unknown };
+  } catch {
+    throw new CandorError('server.protocol', `the server at ${serverUrl} answered with something that is not JSON (HTTP ${String(response.status)}); is it a Candor server?`);
+  }
+}
+
+function serverErrorCode(answer: Answer): string {
+  const parsed = ErrorAnswer.safeParse(answer.json);
+  return parsed.success ? parsed.data.error.code : 'no code';
+}
+
+function refused(serverUrl: string, answer: Answer): CandorError {
+  if (answer.status === 429) return new CandorError('server.busy', 'the server asks to slow down; try again in a minute');
+  return new CandorError('server.refused', `the server at ${serverUrl} refused (HTTP ${String(answer.status)}, ${serverErrorCode(answer)}); nothing was changed on this device`);
+}
+
+/**
+ * Redeems a one-time pairing code for `devicePublicKey`.
+ * @throws CandorError `pair.invalid-code` (wrong, used or expired), `pair.not-ready` (the
+ * study has no sealing key yet; the code stays valid), `pair.device-known`, the `server.*`
+ * errors of the request, or `server.protocol` for an answer outside the contract.
+ */
+export async function redeemPairingCode(serverUrl: string, request: { code: string; devicePublicKey: string; pseudonym: string }): Promise<PairAnswer> {
+  parseUnknown(Pseudonym, request.pseudonym, 'pseudonym');
+  const answer = await postJson(serverUrl, '/api/v1/devices/pair', request);
+  if (answer.status === 201) {
+    const parsed = PairAnswer.safeParse(answer.json);
+    if (!parsed.success) throw new CandorError('server.protocol', `the server at ${serverUrl} answered the pairing outside the Candor contract; nothing was kept`);
+    return parsed.data;
+  }
+  const code = serverErrorCode(answer);
+  if (code === 'pairing.invalid-code' || (answer.status === 400 && code === 'validation')) {
+    throw new CandorError('pair.invalid-code', 'the server does not accept this pairing code: it is wrong, already used, or expired (codes last 10 minutes). Ask for a new one');
+  }
+  if (code === 'aggregator.unavailable') throw new CandorError('pair.not-ready', 'the study is not ready for devices yet; try again in a minute (the code stays valid until it expires)');
+  if (code === 'conflict') throw new CandorError('pair.device-known', 'the server already has this device paired for the study; nothing was changed');
+  throw refused(serverUrl, answer);
+}
+
+/**
+ * Hands a participant-signed receipt to the server; resolves with the server's copy, which
+ * the caller must check (countersignature, same content) before keeping it.
+ * @throws CandorError `consent.refused-by-server`, the `server.*` errors of the request, or
+ * `server.protocol` for an answer outside the contract.
+ */
+export async function submitConsentReceipt(serverUrl: string, receipt: ConsentReceipt): Promise<ConsentReceipt> {
+  const answer = await postJson(serverUrl, '/api/v1/consent-receipts', { receipt });
+  if (answer.status === 201) {
+    const parsed = z.strictObject({ receipt: ConsentReceipt }).safeParse(answer.json);
+    if (!parsed.success) throw new CandorError('server.protocol', `the server at ${serverUrl} answered the consent receipt outside the Candor contract; nothing was recorded`);
+    return parsed.data.receipt;
+  }
+  if (serverErrorCode(answer) === 'consent.invalid') {
+    throw new CandorError('consent.refused-by-server', 'the server did not accept this consent (the study may have a newer version); nothing was recorded');
+  }
+  throw refused(serverUrl, answer);
+}
