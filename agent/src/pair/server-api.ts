@@ -78,8 +78,8 @@ function networkFailure(serverUrl: string, error: unknown): CandorError {
 
 /**
  * POSTs `body` as JSON to `path` on the server.
- * @throws CandorError `server.timeout`, `server.tls`, `server.unreachable`, or
- * `server.protocol` for an answer that is not JSON or too large.
+ * @throws CandorError `server.timeout`, `server.tls`, `server.unreachable`, `server.redirect`,
+ * or `server.protocol` for an answer that is not JSON or too large.
  */
 async function postJson(serverUrl: string, path: string, body: unknown): Promise<Answer> {
   let response: Response;
@@ -88,11 +88,15 @@ async function postJson(serverUrl: string, path: string, body: unknown): Promise
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
-      redirect: 'error',
+      redirect: 'manual',
       signal: AbortSignal.timeout(SERVER_TIMEOUT_MS),
     });
   } catch (error) {
     throw networkFailure(serverUrl, error);
+  }
+  if (response.status >= 300 && response.status < 400) {
+    await response.body?.cancel();
+    throw new CandorError('server.redirect', `the server at ${serverUrl} answered with a redirect (HTTP ${String(response.status)}); Candor follows none, so give the address the server is reached at`);
   }
   let text: string;
   try {

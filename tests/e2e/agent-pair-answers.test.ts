@@ -1,0 +1,192 @@
+/**
+ * The agent keeps only what it can check. A server on loopback that answers pairing and
+ * consent the way a broken or hostile server might — another study, a key id that is not
+ * its key's, another signing key than the one the participant was given, a countersignature
+ * by another key or over a changed receipt, a redirect, a certificate nobody trusts — gets
+ * a coded refusal, and the agent keeps no pairing and records no consent. Each table has the
+ * honest answer as its control, which the agent accepts.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countersignReceipt } from '@candor/shared/consent';
+import { generateSealingKeyPair, generateSigningKeyPair, keyIdOf, toBase64Url, type SigningKeyPair } from '@candor/shared/crypto';
+import { CandorError } from '@candor/shared/errors';
+import { ConsentReceipt } from '@candor/shared/schemas/consent';
+import { StudyVersion } from '@candor/shared/schemas/study';
+import { ControlClient } from '../../agent/src/control/client.ts';
+import { startDaemon, type RunningDaemon } from '../../agent/src/daemon/daemon.ts';
+import { PAIRING_FILE } from '../../agent/src/pair/record.ts';
+import { SEED_STUDY } from '../support/agent.ts';
+import { CODING } from './paired-agent.ts';
+
+const STUDY = SEED_STUDY.studyId;
+const study = StudyVersion.parse(SEED_STUDY);
+const serverKey = generateSigningKeyPair();
+const studyKey = generateSealingKeyPair();
+const view = (key: { keyId: string; publicKey: Uint8Array }) => ({ keyId: key.keyId, publicKey: toBase64Url(key.publicKey) });
+
+/** A throwaway self-signed certificate for 127.0.0.1 that no system trusts: the TLS case. */
+const UNTRUSTED_CERT = `-----BEGIN CERTIFICATE-----
+MIIBkDCCATagAwIBAgIUNFmeDJQDeC231lLOaYiIzo1xWsgwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJMTI3LjAuMC4xMCAXDTI2MTEyMzEzMzcyMFoYDzIxMjYxMDMw
+MTMzNzIwWjAUMRIwEAYDVQQDDAkxMjcuMC4wLjEwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAATFwdAcqEH5SU1XsmnRDf/6pXQGFgJhq7ITnWTtubSYOE+RNAsV35vm
+AiDuT6e33qMSCl44KZt2VcQe3kcNB4pAo2QwYjAdBgNVHQ4EFgQUC3rf8rannZrD
+sIhM21lEQzt2aGowHwYDVR0jBBgwFoAUC3rf8rannZrDsIhM21lEQzt2aGowDwYD
+VR0TAQH/BAUwAwEB/zAPBgNVHREECDAGhwR/AAABMAoGCCqGSM49BAMCA0gAMEUC
+IQDc5SxFhblSJ7YSo64X1ysv1KKDJeRwnVHj0BlflHNOOQIgX92md+Z9/5Islrn0
+8jTD5XE8dbLE63oJ4kcvOkrVrik=
+-----END CERTIFICATE-----
+`;
+const UNTRUSTED_KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgQA6O/Gs0X7EeB5m0
+Row2ZOcfsLcm6OBDXY+4FKqp9iihRANCAATFwdAcqEH5SU1XsmnRDf/6pXQGFgJh
+q7ITnWTtubSYOE+RNAsV35vmAiDuT6e33qMSCl44KZt2VcQe3kcNB4pA
+-----END PRIVATE KEY-----
+`;
+
+type Answer = { status: number; body: string; headers?: Record<string, string> };
+type Route = (request: unknown) => Answer;
+
+const json = (status: number, body: unknown): Answer => ({ status, body: JSON.stringify(body) });
+
+let root: string;
+let daemon: RunningDaemon;
+let client: ControlClient;
+let server: Server;
+let tlsServer: Server;
+let url: string;
+let tlsUrl: string;
+const routes = new Map<string, Route>();
+
+async function serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request as AsyncIterable<Buffer>) chunks.push(chunk);
+  const route = routes.get(request.url ?? '');
+  const answer = route ? route(JSON.parse(Buffer.concat(chunks).toString('utf8'))) : json(404, { error: { code: 'not-found' } });
+  response.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers }).end(answer.body);
+}
+
+async function listen(target: Server): Promise<string> {
+  await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
+  return String((target.address() as AddressInfo).port);
+}
+
+/** The honest answer to a pairing request, with `change` applied. */
+function pairAnswer(request: unknown, change: (answer: Record<string, unknown>) => Record<string, unknown> = (answer) => answer): Answer {
+  const { devicePublicKey } = request as { devicePublicKey: string };
+  const deviceKeyId = keyIdOf(Buffer.from(devicePublicKey, 'base64url'));
+  return json(201, change({ deviceKeyId, studyId: STUDY, study, aggregatorKey: view(studyKey), serverKey: view(serverKey) }));
+}
+
+async function refusal(call: Promise<unknown>): Promise<string> {
+  try {
+    await call;
+  } catch (error) {
+    if (error instanceof CandorError) return error.code;
+    throw error;
+  }
+  return 'accepted';
+}
+
+/** What the agent kept: a pairing record, consent files, its state. */
+async function kept(): Promise<unknown> {
+  const file = (name: string): string | null => (existsSync(join(root, name)) ? readFileSync(join(root, name)).toString('base64') : null);
+  const status = await client.call('status', {});
+  return { pairing: file(PAIRING_FILE), consent: file('consent.json'), receipts: file('receipts.jsonl'), state: status.state, uploadsTo: status.storage.uploadsTo };
+}
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'candor-pair-answers-'));
+  server = createServer((request, response) => void serve(request, response));
+  tlsServer = createTlsServer({ cert: UNTRUSTED_CERT, key: UNTRUSTED_KEY }, (request, response) => void serve(request, response));
+  url = `http://127.0.0.1:${await listen(server)}`;
+  tlsUrl = `https://127.0.0.1:${await listen(tlsServer)}`;
+  daemon = await startDaemon({ dataDir: root, source: { kind: 'replay', file: CODING }, log: pino({ level: 'silent' }), catalogRefreshMs: 3_600_000 });
+  client = await ControlClient.connect({ socketPath: daemon.socketPath, timeoutMs: 30_000 });
+});
+
+afterAll(async () => {
+  client.close();
+  await daemon.close();
+  await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+  await new Promise<void>((resolve) => tlsServer.close(() => { resolve(); }));
+  rmSync(root, { recursive: true, force: true });
+});
+
+const CODE = 'AAAAAAAAAAAAAAAAAAAAAA';
+const other = generateSigningKeyPair();
+
+describe('a pairing answer the agent cannot check', () => {
+  it.each<[string, Route, string, string?]>([
+    ['names another study', (request) => pairAnswer(request, (answer) => ({ ...answer, studyId: 'another-study', study: { ...study, studyId: 'another-study' } })), 'pair.wrong-study'],
+    ['registers another device key', (request) => pairAnswer(request, (answer) => ({ ...answer, deviceKeyId: other.keyId })), 'pair.wrong-study'],
+    ['gives a server key id that is not its key\'s', (request) => pairAnswer(request, (answer) => ({ ...answer, serverKey: { keyId: other.keyId, publicKey: toBase64Url(serverKey.publicKey) } })), 'server.protocol'],
+    ['gives a sealing key id that is not its key\'s', (request) => pairAnswer(request, (answer) => ({ ...answer, aggregatorKey: { keyId: other.keyId, publicKey: toBase64Url(studyKey.publicKey) } })), 'server.protocol'],
+    ['signs with another key than the one the participant was given', (request) => pairAnswer(request, (answer) => ({ ...answer, serverKey: view(other) })), 'pair.server-key-mismatch', serverKey.keyId],
+    ['carries a study with a field outside the schema', (request) => pairAnswer(request, (answer) => ({ ...answer, study: { ...study, upload: 'everything' } })), 'server.protocol'],
+    ['is not JSON', () => ({ status: 201, body: '<html>welcome</html>' }), 'server.protocol'],
+    ['redirects elsewhere', () => ({ status: 302, body: '', headers: { location: 'http://198.51.100.7/api/v1/devices/pair' } }), 'server.redirect'],
+    ['is a server error', () => json(500, { error: { code: 'internal' } }), 'server.refused'],
+    ['refuses the code', () => json(400, { error: { code: 'pairing.invalid-code' } }), 'pair.invalid-code'],
+  ])('%s is refused and nothing is kept', async (_, route, code, serverKeyId) => {
+    routes.set('/api/v1/devices/pair', route);
+    const before = await kept();
+    expect(await refusal(client.call('pair', { serverUrl: url, studyId: STUDY, code: CODE, ...(serverKeyId === undefined ? {} : { serverKeyId }) }))).toBe(code);
+    expect(await kept()).toEqual(before);
+  });
+
+  it('is refused over TLS the system does not trust, before anything is sent', async () => {
+    let reached = false;
+    routes.set('/api/v1/devices/pair', (request) => {
+      reached = true;
+      return pairAnswer(request);
+    });
+    const before = await kept();
+    expect(await refusal(client.call('pair', { serverUrl: tlsUrl, studyId: STUDY, code: CODE }))).toBe('server.tls');
+    expect(reached).toBe(false);
+    expect(await kept()).toEqual(before);
+  });
+});
+
+describe('a countersignature the agent cannot check', () => {
+  beforeAll(async () => {
+    // The control: the honest answer pairs.
+    routes.set('/api/v1/devices/pair', (request) => pairAnswer(request));
+    const paired = await client.call('pair', { serverUrl: url, studyId: STUDY, code: CODE, serverKeyId: serverKey.keyId });
+    expect(paired).toEqual({ serverUrl: url, serverKeyId: serverKey.keyId, studyId: STUDY, version: study.version, title: study.title });
+  });
+
+  const countersigned = (request: unknown, by: SigningKeyPair, change: (receipt: ConsentReceipt) => ConsentReceipt = (receipt) => receipt): Answer =>
+    json(201, { receipt: countersignReceipt(change(ConsentReceipt.parse((request as { receipt: unknown }).receipt)), by) });
+
+  it.each<[string, Route, string]>([
+    ['by another key', (request) => countersigned(request, other), 'consent.bad-countersignature'],
+    ['over a receipt with a longer validity', (request) => countersigned(request, serverKey, (receipt) => ({ ...receipt, event: { ...receipt.event, validUntil: '2099-01-01T00:00:00.000Z' } })), 'consent.bad-countersignature'],
+    ['missing', (request) => json(201, { receipt: (request as { receipt: unknown }).receipt }), 'consent.bad-countersignature'],
+    ['refused by the server', () => json(400, { error: { code: 'consent.invalid' } }), 'consent.refused-by-server'],
+    ['answered by a server that is down', () => json(503, { error: { code: 'internal' } }), 'server.refused'],
+  ])('%s records no consent', async (_, route, code) => {
+    routes.set('/api/v1/consent-receipts', route);
+    const before = await kept();
+    const notice = await client.call('notice', { studyId: STUDY });
+    expect(await refusal(client.call('enroll', { studyId: STUDY, noticeHash: notice.noticeHash }))).toBe(code);
+    expect(await kept()).toEqual(before);
+  });
+
+  it('records consent with both signatures when the countersignature is by the pinned key over the same receipt (the control)', async () => {
+    routes.set('/api/v1/consent-receipts', (request) => countersigned(request, serverKey));
+    const notice = await client.call('notice', { studyId: STUDY });
+    const status = await client.call('enroll', { studyId: STUDY, noticeHash: notice.noticeHash });
+    expect(status.state).toBe('enrolled');
+    const receipts = readFileSync(join(root, 'receipts.jsonl'), 'utf8').trim().split('\n');
+    expect(receipts).toHaveLength(1);
+    expect(ConsentReceipt.parse(JSON.parse(receipts[0] ?? '')).integrity.server?.keyId).toBe(serverKey.keyId);
+  });
+});
