@@ -20,7 +20,7 @@ function nothingRuledOut(text: string): TextFeatures {
 
 const corpus = readCorpus(fileURLToPath(new URL('../../../../seeds/redaction-corpus/corpus.v1.jsonl', import.meta.url))).map((line) => line.text);
 // Characters the prefilters count or stop at, in both cases and beyond ASCII.
-const EDITS = ['@', ':', '.', '-', ' ', '+', '(', ')', '[', ']', '/', '_', '=', '~', ',', '!', '0', '7', 'A', 'k', 'Q', 'é', 'Ü', '\u00a0', '\t', '\n', '--', '-----', 'PASS', 'Key', ' with ', ' dot '];
+const EDITS = ['@', ':', '.', '-', ' ', '+', '(', ')', '[', ']', '/', '_', '=', '~', ',', '!', '0', '7', 'A', 'k', 'Q', 'é', 'Ü', '\u00a0', '\t', '\n', '--', '-----', 'PASS', 'Key', ' with ', ' dot ', 'Tel: ', 'SSN ', 'call me at ', 'Dear ', 'Regards, ', ' hi ', 'Q~', 'password=', ' -p ', ' -u a:', 'Bearer ', '=='];
 // Lines like the corpus's: a line, or two joined, cut anywhere and edited in a few places.
 const texts = fc
   .tuple(

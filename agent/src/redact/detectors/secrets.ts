@@ -66,8 +66,8 @@ const COMMAND_LINE: readonly { pattern: RegExp; needs: string }[] = [
 const PORT_OR_VARIABLE = /^(?:\d+(?::\d+)?|\$.*)$/;
 const BEARER = /\b(?:Bearer|Basic|token)\s+([A-Za-z0-9._~+/-]{16,}=*)/g;
 // Long values made of letters and digits in both cases: generated keys with no known prefix.
-// What the scanner below finds is what /(?<![\w+/=-])[A-Za-z0-9+/_-]{32,}={0,2}(?![\w+/=-])/g
-// would: a whole run of these characters, then at most two `=` of padding, with no `=` before.
+// `eachLongValue` finds what /(?<![\w+/=-])[A-Za-z0-9+/_-]{32,}={0,2}(?![\w+/=-])/g would: a
+// whole run of these characters, then at most two `=` of padding, with no `=` before.
 const LONG_VALUE_LENGTH = 32;
 const VALUE_CHARACTER = new Uint8Array(128);
 for (let code = 0; code < 128; code += 1) VALUE_CHARACTER[code] = /[A-Za-z0-9+/_-]/.test(String.fromCharCode(code)) ? 1 : 0;
@@ -135,10 +135,11 @@ function isCovered(found: readonly Span[], start: number, end: number): boolean 
 }
 
 /**
- * Long generated-looking values standing alone (see LONG_VALUE_LENGTH), scanning runs with
- * character codes instead of trying a pattern at every position.
+ * Calls `visit` with the start and end of each match of LONG_VALUE_PATTERN in `text`, in
+ * order, scanning runs of characters instead of trying the pattern at every position.
+ * Exported for the equivalence test.
  */
-function findLongValues(text: string, found: Span[]): void {
+export function eachLongValue<T>(text: string, into: T, visit: (text: string, into: T, start: number, end: number) => void): void {
   let start = 0;
   while (start < text.length) {
     if (!isValueCharacter(text.charCodeAt(start))) {
@@ -149,16 +150,19 @@ function findLongValues(text: string, found: Span[]): void {
     while (end < text.length && isValueCharacter(text.charCodeAt(end))) end += 1;
     let padded = end;
     while (padded < text.length && text.charCodeAt(padded) === EQUALS) padded += 1;
-    // Nothing but a space or punctuation on either side, and no more than two `=`.
+    // No `=` before, at most two after, then nothing the value could go on with.
     const alone = (start === 0 || text.charCodeAt(start - 1) !== EQUALS) && (padded === text.length || !isValueCharacter(text.charCodeAt(padded)));
-    // A value already found whole (a known key format, say) needs no second look.
-    if (end - start >= LONG_VALUE_LENGTH && padded - end <= 2 && alone && !isCovered(found, start, padded)) {
-      const value = text.slice(start, padded);
-      if (looksGenerated(value) && !DIGEST_PREFIX.test(value) && !DIGEST_LABEL.test(text.slice(Math.max(0, start - 7), start))) {
-        found.push({ detector: 'secret', start, end: padded });
-      }
-    }
+    if (end - start >= LONG_VALUE_LENGTH && padded - end <= 2 && alone) visit(text, into, start, padded);
     start = padded;
+  }
+}
+
+function keepLongValue(text: string, found: Span[], start: number, end: number): void {
+  // A value already found whole (a known key format, say) needs no second look.
+  if (isCovered(found, start, end)) return;
+  const value = text.slice(start, end);
+  if (looksGenerated(value) && !DIGEST_PREFIX.test(value) && !DIGEST_LABEL.test(text.slice(Math.max(0, start - 7), start))) {
+    found.push({ detector: 'secret', start, end });
   }
 }
 
@@ -170,7 +174,7 @@ const isAlphanumeric = (code: number) => (code >= 97 && code <= 122) || (code >=
  * begins a word (nothing of `\w` before it), or follows `_` and a run of letters and digits
  * that does in turn (DB_PASSWORD, MY_DB_PASSWORD). After `-` a word always begins.
  */
-function labelStartsName(text: string, index: number): boolean {
+export function labelStartsName(text: string, index: number): boolean {
   let at = index;
   for (;;) {
     const before = at === 0 ? -1 : text.charCodeAt(at - 1);
@@ -181,21 +185,29 @@ function labelStartsName(text: string, index: number): boolean {
   }
 }
 
-function findLabelled(text: string, found: Span[]): void {
+/**
+ * Calls `visit` with each match of LABELLED that starts a name (see `labelStartsName`), in
+ * order: the same values, groups and ends as the pattern with the name's words written in
+ * front, /\b(?:[A-Za-z0-9]+[_-])*LABELLED/gi, would give. Exported for the equivalence test.
+ */
+export function eachLabel<T>(text: string, into: T, visit: (into: T, match: RegExpExecArray) => void): void {
   LABELLED.lastIndex = 0;
   for (let match = LABELLED.exec(text); match !== null; match = LABELLED.exec(text)) {
-    if (!labelStartsName(text, match.index)) {
-      // Not a label here ("mypassword="): look again from the next character, where a label
-      // that starts a name may begin.
-      LABELLED.lastIndex = match.index + 1;
+    if (labelStartsName(text, match.index)) {
+      visit(into, match);
       continue;
     }
-    if (isLiteralSecret(match)) {
-      const { value, quoted } = labelledValue(match);
-      const start = match.index + match[0].length - value.length - (quoted ? 1 : 0);
-      found.push({ detector: 'secret', start, end: start + value.length });
-    }
+    // Not a label here ("mypassword="): look again from the next character, where a label
+    // that starts a name may begin.
+    LABELLED.lastIndex = match.index + 1;
   }
+}
+
+function keepLabelled(found: Span[], match: RegExpExecArray): void {
+  if (!isLiteralSecret(match)) return;
+  const { value, quoted } = labelledValue(match);
+  const start = match.index + match[0].length - value.length - (quoted ? 1 : 0);
+  found.push({ detector: 'secret', start, end: start + value.length });
 }
 
 export const secret: Detector = {
@@ -210,7 +222,7 @@ export const secret: Detector = {
     const families = features.cues & ANY_CUE;
     // `--password` and `sshpass` contain "pass"; the spoken "password is", "passcode is" and
     // "PIN is" contain "pass" or "pin".
-    if ((families & LABEL_CUE) !== 0) findLabelled(text, found);
+    if ((families & LABEL_CUE) !== 0) eachLabel(text, found, keepLabelled);
     if ((families & COMMAND_CUE) !== 0 || ((families & SAID_CUE) !== 0 && (text.includes('--password') || text.includes('sshpass')))) {
       for (const { pattern, needs } of COMMAND_LINE) {
         if (text.includes(needs)) collect('secret', pattern, text, found, (match) => !PORT_OR_VARIABLE.test(match[1] ?? ''), 1);
@@ -223,6 +235,6 @@ export const secret: Detector = {
       collect('secret', BEARER, text, found, (match) => looksGenerated(match[1] ?? '') || (match[1] ?? '').length >= 20, 1);
     }
     if (features.longestRun < 32) return;
-    findLongValues(text, found);
+    eachLongValue(text, found, keepLongValue);
   },
 };
