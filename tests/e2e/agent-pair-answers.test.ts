@@ -190,3 +190,30 @@ describe('a countersignature the agent cannot check', () => {
     expect(ConsentReceipt.parse(JSON.parse(receipts[0] ?? '')).integrity.server?.keyId).toBe(serverKey.keyId);
   });
 });
+
+describe('what the offline demo holds for a study', () => {
+  it('is never mixed with the server\'s study of that name: pairing is refused while consent from a study file exists', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'candor-pair-local-'));
+    const demo = await startDaemon({ dataDir, source: { kind: 'replay', file: CODING }, log: pino({ level: 'silent' }), catalogRefreshMs: 3_600_000 });
+    const demoClient = await ControlClient.connect({ socketPath: demo.socketPath });
+    try {
+      const notice = await demoClient.call('notice', { studyId: STUDY });
+      await demoClient.call('enroll', { studyId: STUDY, noticeHash: notice.noticeHash });
+      let reached = false;
+      routes.set('/api/v1/devices/pair', (request) => {
+        reached = true;
+        return pairAnswer(request);
+      });
+      expect(await refusal(demoClient.call('pair', { serverUrl: url, studyId: STUDY, code: CODE }))).toBe('pair.local-study');
+      expect(reached).toBe(false);
+      expect(existsSync(join(dataDir, PAIRING_FILE))).toBe(false);
+      // The control: another study of the same server pairs.
+      routes.set('/api/v1/devices/pair', (request) => pairAnswer(request, (answer) => ({ ...answer, studyId: 'other-study', study: { ...study, studyId: 'other-study' } })));
+      expect((await demoClient.call('pair', { serverUrl: url, studyId: 'other-study', code: CODE })).studyId).toBe('other-study');
+    } finally {
+      demoClient.close();
+      await demo.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});

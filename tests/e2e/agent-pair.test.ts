@@ -188,4 +188,22 @@ describe('a paired agent', () => {
     const other = { code, devicePublicKey: toBase64Url(generateSigningKeyPair().publicKey), pseudonym: `p_${randomId()}` };
     expect((await server.world.as(undefined, 'POST', '/api/v1/devices/pair', other)).statusCode).toBe(201);
   });
+
+  it('withdraws: the server erases the device\'s data and the agent verifies its acknowledgement with the pinned key', async () => {
+    const withdrawn = await candor('withdraw', STUDY, '--json');
+    expect(withdrawn.code, withdrawn.stderr).toBe(0);
+    expect(parseUnknown(AgentStatus, JSON.parse(withdrawn.stdout), 'status').storage.erasuresAwaitingAck).toBe(1);
+    // The server answers once its aggregator has erased the participant; run its passes meanwhile.
+    await waitFor(
+      async () => {
+        server.world.aggregator.runOnce();
+        return (await daemon.client.call('status', {})).storage.erasuresAwaitingAck === 0;
+      },
+      'the erasure to be acknowledged',
+      LIVENESS_MS,
+    );
+    const participation = (await server.world.as(server.participant, 'GET', '/api/v1/me/participation')).json<{ devices: { deviceKeyId: string; withdrawn: boolean; batchesHeld: number }[] }>();
+    const device = participation.devices.find((candidate) => candidate.withdrawn);
+    expect(device).toMatchObject({ withdrawn: true, batchesHeld: 0 });
+  }, 2 * LIVENESS_MS);
 });
