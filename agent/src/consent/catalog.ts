@@ -1,7 +1,8 @@
 /**
- * Where study versions come from. Until the agent is paired with a server account it reads
- * study files (`seeds/studies/*.json`); the paired catalog will answer the same two questions
- * from the server, and nothing in the session state machine changes.
+ * Study versions read from files (`seeds/studies/*.json`): what an agent that was never paired
+ * offers (the offline demo, tests that need no server). Once paired, the agent offers only the
+ * studies its pairing holds (agent.ts, `loadStudies`), and nothing in the session state machine
+ * changes.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
