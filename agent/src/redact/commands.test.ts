@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import strictPolicy from '../../../seeds/policies/strict.v1.json' with { type: 'json' };
 import { explainPolicyCommand, redact } from './commands.ts';
+import { DETECTORS } from './detect.ts';
 
 const CODING = fileURLToPath(new URL('../../../seeds/policies/coding.v1.json', import.meta.url));
 const STRICT = fileURLToPath(new URL('../../../seeds/policies/strict.v1.json', import.meta.url));
@@ -33,7 +34,7 @@ describe('candor redact', () => {
     const result = await run(redact, { report: true, policy: CODING }, [], 'a@example.com b@example.org\nSSN 123-45-6789\n');
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(/2 lines, policy coding v1/);
-    expect(result.stderr).toMatch(/email\s+v1\s+2\n/);
+    expect(result.stderr).toMatch(/email\s+v2\s+2\n/);
     expect(result.stderr).toMatch(/us-ssn\s+v1\s+1\n/);
     expect(result.stderr).not.toContain('example');
   });
@@ -67,8 +68,8 @@ describe('candor explain-policy', () => {
     const result = await run(explainPolicyCommand, {}, [STRICT]);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('no words: this policy never rebuilds what you type');
-    for (const id of ['email', 'phone', 'payment-card', 'us-ssn', 'iban', 'ip-address', 'credential-url', 'secret', 'person-name']) {
-      expect(result.stdout).toContain(`  - ${id} (version 1): `);
+    for (const { id, version } of Object.values(DETECTORS)) {
+      expect(result.stdout).toContain(`  - ${id} (version ${String(version)}): `);
     }
   });
 

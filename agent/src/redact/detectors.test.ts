@@ -22,6 +22,7 @@ const POSITIVES: Record<DetectorId, Positive[]> = {
     ['git config user.email "dev42@corp.io"', 'dev42@corp.io'],
     ['write to jane.roe [at] example [dot] com', 'jane.roe [at] example [dot] com'],
     ['mail me: bob(at)example.org', 'bob(at)example.org'],
+    ['write to jane at example\tdot com', 'jane at example\tdot com'],
   ],
   phone: [
     ['call +1 415 555 0132 after lunch', '+1 415 555 0132'],

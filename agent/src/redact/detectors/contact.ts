@@ -17,6 +17,8 @@ const AT = String.raw`(?:\s*(?:\[at\]|\(at\)|\{at\})\s*|\s+at\s+)`;
 const DOT = String.raw`(?:\s*(?:\[dot\]|\(dot\)|\{dot\})\s*|\s+dot\s+|\.)`;
 const OBFUSCATED_EMAIL = new RegExp(String.raw`(?<![\w.+-])[\w.+-]+${AT}[\w-]+(?:${DOT}[\w-]+)*${DOT}[A-Za-z]{2,24}\b`, 'gi');
 // What every obfuscated address kept below contains: a bracketed at or dot, or a spoken dot.
+// The features' cue bit for "dot" (any case) is a necessary condition of the spoken dot.
+const DOT_WORD = cueWords(['dot']);
 const OBFUSCATION = /\[(?:at|dot)\]|\((?:at|dot)\)|\{(?:at|dot)\}|\sdot\s/i;
 
 /**
@@ -46,9 +48,11 @@ function keepAddress(text: string, found: Span[], start: number, at: number, end
 
 export const email: Detector = {
   id: 'email',
-  version: 1,
+  // Version 2: an address spelled out with a tab or a line break around "dot" is found too
+  // (version 1 ruled it out before looking, wanting the spaces of " dot ").
+  version: 2,
   describes: 'email addresses (name@domain.tld, and spelled out as name [at] domain [dot] tld), except the git@ of SSH remotes',
-  mayMatch: (features, text) => features.at || ((features.brackets || text.includes(' dot ')) && OBFUSCATION.test(text)),
+  mayMatch: (features, text) => features.at || ((features.brackets || (features.cues & DOT_WORD) !== 0) && OBFUSCATION.test(text)),
   find(text, found) {
     // Plain " at " only counts with a spelled-out " dot ": `look at github.com` is prose.
     if (OBFUSCATION.test(text) && /at[\])}\s]/i.test(text)) collect('email', OBFUSCATED_EMAIL, text, found, (match) => /[[({]|\sdot\s/i.test(match[0]));

@@ -72,13 +72,14 @@ const BRACKET = 32;
 const LETTER_SHIFT = 16;
 // Non-ASCII may be a capital, a lowercase letter or whitespace (names are not only ASCII).
 const NON_ASCII = CAPITAL | LOWERCASE | BEFORE_NAME;
-const ASCII_CLASSES = new Uint32Array(128);
+// Entry 128 stands for every character beyond ASCII.
+const ASCII_CLASSES = new Uint32Array(129);
 // What each character adds to the counts, one byte each: digits, capitals, colons, dots.
 const DIGIT_COUNT = 1;
 const CAPITAL_COUNT = 1 << 8;
 const COLON_COUNT = 1 << 16;
 const DOT_COUNT = 1 << 24;
-const ASCII_COUNTS = new Uint32Array(128);
+const ASCII_COUNTS = new Uint32Array(129);
 for (let code = 0; code < 128; code += 1) {
   const char = String.fromCharCode(code);
   ASCII_CLASSES[code] =
@@ -91,7 +92,8 @@ for (let code = 0; code < 128; code += 1) {
     (/[A-Za-z]/.test(char) ? (char.toLowerCase().charCodeAt(0) - 96) << LETTER_SHIFT : 0);
   ASCII_COUNTS[code] = (/\d/.test(char) ? DIGIT_COUNT : 0) | (/[A-Z]/.test(char) ? CAPITAL_COUNT : 0) | (char === ':' ? COLON_COUNT : 0) | (char === '.' ? DOT_COUNT : 0);
 }
-const NON_ASCII_COUNTS = CAPITAL_COUNT;
+ASCII_CLASSES[128] = NON_ASCII;
+ASCII_COUNTS[128] = CAPITAL_COUNT;
 // The byte counters above never carry into each other when flushed this often.
 const COUNT_CHUNK = 255;
 
@@ -136,26 +138,31 @@ export function featuresOf(text: string): TextFeatures {
   let beforePrevious = 0;
   let run = 0;
   let longestRun = 0;
-  // Counts and runs without branches (`& -bit` keeps or zeroes): which way a branch on
-  // the next character goes is not predictable, and every text pays for this loop. The four
-  // counts share one integer, a byte each, added up over chunks short enough not to carry.
+  // Counts without branches: which way a branch on the next character goes is not
+  // predictable, and every text pays for this loop. The four counts share one integer, a
+  // byte each, added up over chunks short enough not to carry.
   for (let chunk = 0; chunk < text.length; chunk += COUNT_CHUNK) {
     const end = Math.min(text.length, chunk + COUNT_CHUNK);
     let counts = 0;
     for (let index = chunk; index < end; index += 1) {
       const code = text.charCodeAt(index);
-      const ascii = code < 128;
-      const classes = ascii ? (ASCII_CLASSES[code] ?? 0) : NON_ASCII;
-      counts = (counts + (ascii ? (ASCII_COUNTS[code] ?? 0) : NON_ASCII_COUNTS)) | 0;
+      const entry = code < 128 ? code : 128;
+      const classes = ASCII_CLASSES[entry] ?? 0;
+      counts = (counts + (ASCII_COUNTS[entry] ?? 0)) | 0;
       seen |= classes;
       trigram = ((trigram << 5) | (classes >> LETTER_SHIFT)) & 0x7fff;
       cues |= TRIGRAM_CUES[trigram] ?? 0;
       capitalised += (classes >> 2) & previous & (beforePrevious >> 3) & 1;
-      run = (run + 1) & -((classes >> 1) & 1);
-      longestRun = longestRun > run ? longestRun : run;
+      // A run's length is compared only where it ends (and where a chunk ends).
+      if ((classes & TOKEN_CHARACTER) !== 0) run += 1;
+      else {
+        if (run > longestRun) longestRun = run;
+        run = 0;
+      }
       beforePrevious = previous;
       previous = classes;
     }
+    if (run > longestRun) longestRun = run;
     digits += counts & 255;
     capitals += (counts >>> 8) & 255;
     colons += (counts >>> 16) & 255;
