@@ -4,19 +4,12 @@ import { CandorError } from '@candor/shared/errors';
 import type { AgentStatus } from '@candor/shared/schemas/control';
 import { ControlClient } from '../control/client.ts';
 import { agentPaths } from '../daemon/paths.ts';
-import { SERVER_TIMEOUT_MS } from '../pair/server-api.ts';
 import type { CommandContext, CliCommand } from './commands.ts';
 import { EXIT, describeStatus, describeTransition, printJson } from './output.ts';
 
-/**
- * How long a command that waits on the server gives the agent: more than the agent gives
- * each request to the server (SERVER_TIMEOUT_MS), so the agent's own, clearer error arrives first.
- */
-const NETWORK_COMMAND_TIMEOUT_MS = 3 * SERVER_TIMEOUT_MS;
-
 /** Connects to the running agent for one use. @throws CandorError `agent.unreachable` when none answers. */
-export async function withAgent<T>(context: CommandContext, use: (client: ControlClient) => Promise<T>, timeoutMs?: number): Promise<T> {
-  const client = await ControlClient.connect({ socketPath: agentPaths(context.dataDir).socketPath, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
+export async function withAgent<T>(context: CommandContext, use: (client: ControlClient) => Promise<T>): Promise<T> {
+  const client = await ControlClient.connect({ socketPath: agentPaths(context.dataDir).socketPath });
   try {
     return await use(client);
   } finally {
@@ -88,7 +81,7 @@ export const enrollCommand: CliCommand = {
         }
       }
       return showStatus(context, await client.call('enroll', { studyId, noticeHash: notice.noticeHash }));
-    }, NETWORK_COMMAND_TIMEOUT_MS);
+    });
   },
 };
 
@@ -105,7 +98,7 @@ export const pairCommand: CliCommand = {
     }
     const serverKeyId = values['server-key'];
     const request = { serverUrl, studyId, code: positionals[0] ?? '', ...(typeof serverKeyId === 'string' ? { serverKeyId } : {}) };
-    const paired = await withAgent(context, (client) => client.call('pair', request), NETWORK_COMMAND_TIMEOUT_MS);
+    const paired = await withAgent(context, (client) => client.call('pair', request));
     if (context.json) {
       printJson(paired);
       return EXIT.ok;

@@ -10,6 +10,8 @@ import {
   CONTROL_METHODS,
   ControlEvent,
   ControlResponse,
+  NETWORK_ANSWER_MS,
+  NETWORK_METHODS,
   type ControlMethod,
   type ControlParams,
   type ControlResult,
@@ -60,15 +62,19 @@ export class ControlClient {
     });
   }
 
-  /** Calls one method; resolves with its parsed result or rejects with a CandorError. */
+  /**
+   * Calls one method; resolves with its parsed result or rejects with a CandorError. Methods
+   * that wait on the server get at least NETWORK_ANSWER_MS.
+   */
   call<M extends ControlMethod>(method: M, params: ControlParams<M>): Promise<ControlResult<M>> {
     if (this.#closed) return Promise.reject(this.#closed);
     const id = this.#nextId++;
+    const timeoutMs = NETWORK_METHODS.has(method) ? Math.max(this.#timeoutMs, NETWORK_ANSWER_MS) : this.#timeoutMs;
     return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
         reject(new CandorError('agent.timeout', `the agent did not answer ${method} in time`));
-      }, this.#timeoutMs);
+      }, timeoutMs);
       this.#pending.set(id, { resolve, reject, timer });
       this.#socket.write(`${JSON.stringify({ id, method, params })}\n`);
     }).then((result) => parseUnknown(CONTROL_METHODS[method].result, result, `${method} result`) as ControlResult<M>);

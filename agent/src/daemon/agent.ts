@@ -68,6 +68,10 @@ export function createAgent({ dataDir, catalog, source, collector, clock, log, b
     keepPseudonym: (studyId, pseudonym) => {
       consent.keepPseudonym(studyId, pseudonym);
     },
+    assertMayPair: (studyId) => {
+      collector.assertMayEnroll(studyId);
+      assertNothingLocalFor(studyId);
+    },
     now: () => clock.now(),
   });
   const target = pairing.uploadTarget();
@@ -102,8 +106,8 @@ export function createAgent({ dataDir, catalog, source, collector, clock, log, b
     studies = latest;
   };
 
-  // Commands that sign receipts or wait on the network run one at a time, so the receipt
-  // chain and the pairing record never see two writers.
+  // Commands that wait on the network run one at a time, so an enrollment and a pairing never
+  // interleave their writes to the receipt chain and the pairing record.
   let queue: Promise<unknown> = Promise.resolve();
   const exclusive = <T>(run: () => T | Promise<T>): Promise<T> => {
     const next = queue.then(run, run);
@@ -249,8 +253,6 @@ export function createAgent({ dataDir, catalog, source, collector, clock, log, b
     notice: ({ studyId }) => consentNoticeOf(findStudy(studyId)),
     pair: (params) =>
       exclusive(async () => {
-        collector.assertMayEnroll(params.studyId);
-        assertNothingLocalFor(params.studyId);
         const result = await pairing.pair(params);
         const paired = pairing.uploadTarget();
         if (paired) collector.uploadTo(paired);
@@ -286,17 +288,17 @@ export function createAgent({ dataDir, catalog, source, collector, clock, log, b
     stop: () => command(() => machine.stop(journal.snapshot), status),
     // The order matters: uploads stop first, the withdrawn receipt is signed while the study's
     // device key still exists, then its keys and rows are destroyed and erasure is requested.
+    // Never queued behind a command waiting on the network: an enrollment in flight then
+    // finds the consent chain moved and records nothing (consent.chain-moved).
     withdraw: ({ studyId }) =>
-      exclusive(() =>
-        command(() => {
-          const step = machine.withdraw(journal.snapshot, studyId);
-          collector.beginWithdrawal(studyId);
-          const study = studies.find((candidate) => candidate.studyId === studyId);
-          if (study) consent.record(study, consentNoticeOf(study), 'withdrawn', clock.now(), aggregatorKeyIdOf(studyId));
-          collector.completeWithdrawal(studyId);
-          return step;
-        }, status),
-      ),
+      command(() => {
+        const step = machine.withdraw(journal.snapshot, studyId);
+        collector.beginWithdrawal(studyId);
+        const study = studies.find((candidate) => candidate.studyId === studyId);
+        if (study) consent.record(study, consentNoticeOf(study), 'withdrawn', clock.now(), aggregatorKeyIdOf(studyId));
+        collector.completeWithdrawal(studyId);
+        return step;
+      }, status),
     pending: () => collector.pending(),
     delete: ({ id }) => ({ outcome: collector.deleteWindow(id) }),
     forget: ({ last }) => {

@@ -30,6 +30,8 @@ export type PairingOptions = {
   /** The study's pseudonym on this device, or a fresh one; kept only once pairing succeeds. */
   pseudonym: (studyId: string) => string;
   keepPseudonym: (studyId: string, pseudonym: string) => void;
+  /** Whether this device may pair for the study; asked before the code is sent and again before keeping the answer. @throws CandorError */
+  assertMayPair: (studyId: string) => void;
   now: () => number;
 };
 
@@ -88,6 +90,7 @@ export function openPairing(options: PairingOptions): Pairing {
       if (before?.studies.some((paired) => paired.study.studyId === studyId)) {
         throw new CandorError('pair.already-paired', `this agent is already paired for ${studyId} with ${before.serverUrl}; nothing was changed and the code was not used`);
       }
+      options.assertMayPair(studyId);
       const device = options.deviceKey(studyId);
       wipe(device.secretKey);
       const pseudonym = options.pseudonym(studyId);
@@ -95,7 +98,8 @@ export function openPairing(options: PairingOptions): Pairing {
       if (answer.studyId !== studyId || answer.study.studyId !== studyId || answer.deviceKeyId !== device.keyId) {
         throw new CandorError('pair.wrong-study', `the code was for study ${answer.studyId}, not ${studyId}; nothing was kept on this device. Ask for a code for ${studyId}`);
       }
-      // Another pairing may have finished while this one waited on the network.
+      // The participant may have withdrawn, or another pairing finished, while this one waited on the network.
+      options.assertMayPair(studyId);
       const current = record;
       if (current && (current.serverUrl !== origin || current.studies.some((paired) => paired.study.studyId === studyId))) {
         throw new CandorError('pair.already-paired', `this agent was paired for ${studyId} meanwhile; nothing was changed`);

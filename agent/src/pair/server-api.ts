@@ -12,7 +12,7 @@ import { StudyVersion } from '@candor/shared/schemas/study';
 import { CandorError } from '@candor/shared/errors';
 import { parseUnknown } from '@candor/shared/validation';
 
-/** How long one request to the server may take before the agent gives up on it. */
+/** How long one request to the server may take before the agent gives up on it (a third of NETWORK_ANSWER_MS). */
 export const SERVER_TIMEOUT_MS = 15_000;
 
 /** A server answer larger than this is not one of ours. */
@@ -68,12 +68,14 @@ function networkFailure(serverUrl: string, error: unknown): CandorError {
   if (error instanceof Error && error.name === 'TimeoutError') {
     return new CandorError('server.timeout', `the server at ${serverUrl} did not answer within ${String(SERVER_TIMEOUT_MS / 1000)} s; nothing was changed`);
   }
-  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
+  const cause = error instanceof Error ? (error.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
   const code = typeof cause?.code === 'string' ? cause.code : 'unknown';
   if (TLS_CODES.test(code)) {
     return new CandorError('server.tls', `the server at ${serverUrl} did not prove it is that server (TLS: ${code}); nothing was sent and nothing was changed`);
   }
-  return new CandorError('server.unreachable', `could not reach the server at ${serverUrl} (${code}); check the address and your network; nothing was changed`);
+  // Without a code, fetch's own fixed reason (e.g. "bad port"); it never quotes what was sent.
+  const reason = code === 'unknown' && typeof cause?.message === 'string' ? cause.message.slice(0, 80) : code;
+  return new CandorError('server.unreachable', `could not reach the server at ${serverUrl} (${reason}); check the address and your network; nothing was changed`);
 }
 
 /**

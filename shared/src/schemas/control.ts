@@ -137,6 +137,14 @@ export const CONTROL_METHODS = {
 } as const;
 
 export type ControlMethod = keyof typeof CONTROL_METHODS;
+
+/**
+ * Methods whose answer waits on the Candor server (`enroll` only for a paired study). The
+ * agent gives each request to the server 15 s; a client waits this long for these methods, so
+ * the agent's own error arrives before the client gives up on an answer that may still come.
+ */
+export const NETWORK_METHODS: ReadonlySet<ControlMethod> = new Set<ControlMethod>(['pair', 'enroll']);
+export const NETWORK_ANSWER_MS = 45_000;
 export type ControlParams<M extends ControlMethod> = z.input<(typeof CONTROL_METHODS)[M]['params']>;
 export type ControlResult<M extends ControlMethod> = z.output<(typeof CONTROL_METHODS)[M]['result']>;
 
