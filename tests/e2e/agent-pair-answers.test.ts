@@ -6,7 +6,7 @@
  * a coded refusal, and the agent keeps no pairing and records no consent. Each table has the
  * honest answer as its control, which the agent accepts.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -21,7 +21,9 @@ import { ConsentReceipt } from '@candor/shared/schemas/consent';
 import { StudyVersion } from '@candor/shared/schemas/study';
 import { ControlClient } from '../../agent/src/control/client.ts';
 import { startDaemon, type RunningDaemon } from '../../agent/src/daemon/daemon.ts';
-import { PAIRING_FILE } from '../../agent/src/pair/record.ts';
+import { openKeyRing } from '../../agent/src/keys/keyring.ts';
+import { PAIRING_FILE, PAIRING_SECRET_SLOT, readPairingRecord } from '../../agent/src/pair/record.ts';
+import { openStore } from '../../agent/src/store/store.ts';
 import { SEED_STUDY } from '../support/agent.ts';
 import { CODING } from './paired-agent.ts';
 
@@ -213,6 +215,38 @@ describe('what the offline demo holds for a study', () => {
     } finally {
       demoClient.close();
       await demo.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('what pairing keeps', () => {
+  it('is sealed on disk: the server address is not in the file, and a file changed on disk stops the daemon instead of redirecting uploads', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'candor-pair-sealed-'));
+    const options = { dataDir, source: { kind: 'replay', file: CODING }, log: pino({ level: 'silent' }), catalogRefreshMs: 3_600_000 } as const;
+    try {
+      const first = await startDaemon(options);
+      const firstClient = await ControlClient.connect({ socketPath: first.socketPath });
+      routes.set('/api/v1/devices/pair', (request) => pairAnswer(request));
+      await firstClient.call('pair', { serverUrl: url, studyId: STUDY, code: CODE });
+      firstClient.close();
+      await first.close();
+
+      const path = join(dataDir, PAIRING_FILE);
+      const sealed = readFileSync(path);
+      const address = Buffer.from(url.slice('http://'.length));
+      // Control: the same scan finds the address in what the file holds once opened.
+      const store = openStore({ dataDir, keyRing: openKeyRing({ keyDir: dataDir }) });
+      const opened = readPairingRecord(dataDir, () => store.deviceKey(PAIRING_SECRET_SLOT));
+      store.close();
+      expect(Buffer.from(JSON.stringify(opened)).includes(address)).toBe(true);
+      expect(sealed.includes(address)).toBe(false);
+
+      const last = sealed.length - 1;
+      sealed[last] = (sealed[last] ?? 0) ^ 1;
+      writeFileSync(path, sealed);
+      await expect(startDaemon(options)).rejects.toMatchObject({ code: 'pairing.unreadable' });
+    } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
