@@ -52,9 +52,9 @@ export class TextFeatures {
     this.#text = text;
   }
 
-  /** Computed on first use: only text with enough digits, dots or colons asks for it. */
+  /** Measured on first use: only text with enough digits, dots or colons asks for it. */
   get numberRuns(): NumberRuns {
-    this.#numberRuns ??= numberRunsOf(this.#text);
+    this.#numberRuns ??= new RunsOfText(this.#text);
     return this.#numberRuns;
   }
 }
@@ -206,35 +206,94 @@ for (let code = 0; code < 128; code += 1) {
 }
 // Non-ASCII whitespace (a no-break space) matches the `\s` in phone patterns.
 const NON_ASCII_RUN = PHONE;
+const runClassesOf = (code: number) => (code < 128 ? (RUN_CLASSES[code] ?? 0) : NON_ASCII_RUN);
 
-function numberRunsOf(text: string): NumberRuns {
-  let spacedDigits = 0;
-  let phoneDigits = 0;
-  let ibanCharacters = 0;
-  let dottedDots = 0;
-  let hexColons = 0;
-  let mostSpaced = 0;
-  let mostPhone = 0;
-  let mostIban = 0;
-  let mostDotted = 0;
-  let mostHex = 0;
-  for (let index = 0; index < text.length; index += 1) {
-    const code = text.charCodeAt(index);
-    const classes = code < 128 ? (RUN_CLASSES[code] ?? 0) : NON_ASCII_RUN;
-    // Without branches: `& -bit` keeps a count while the character continues its run and
-    // zeroes it otherwise (most characters end every run, unpredictably).
-    spacedDigits = (spacedDigits + ((classes >> 5) & 1)) & -(classes & SPACED);
-    phoneDigits = (phoneDigits + ((classes >> 5) & 1)) & -((classes >> 1) & 1);
-    ibanCharacters = (ibanCharacters + (code === 32 ? 0 : 1)) & -((classes >> 2) & 1);
-    dottedDots = (dottedDots + ((classes >> 6) & 1)) & -((classes >> 3) & 1);
-    hexColons = (hexColons + (classes >> 7)) & -((classes >> 4) & 1);
-    mostSpaced = mostSpaced > spacedDigits ? mostSpaced : spacedDigits;
-    mostPhone = mostPhone > phoneDigits ? mostPhone : phoneDigits;
-    mostIban = mostIban > ibanCharacters ? mostIban : ibanCharacters;
-    mostDotted = mostDotted > dottedDots ? mostDotted : dottedDots;
-    mostHex = mostHex > hexColons ? mostHex : hexColons;
+/**
+ * The runs of one text, each kind measured on first use, in three passes that each count
+ * only what some detectors ask for: digit runs (phone numbers, cards, SSNs), the IBAN run,
+ * and address runs. Without branches: `& -bit` keeps a count while the character continues
+ * its run and zeroes it otherwise (most characters end every run, unpredictably).
+ */
+class RunsOfText implements NumberRuns {
+  readonly #text: string;
+  #spacedDigits = -1;
+  #phoneDigits = -1;
+  #ibanCharacters = -1;
+  #dottedDots = -1;
+  #hexColons = -1;
+
+  constructor(text: string) {
+    this.#text = text;
   }
-  return { spacedDigits: mostSpaced, phoneDigits: mostPhone, ibanCharacters: mostIban, dottedDots: mostDotted, hexColons: mostHex };
+
+  get spacedDigits(): number {
+    if (this.#spacedDigits === -1) this.#measureDigits();
+    return this.#spacedDigits;
+  }
+
+  get phoneDigits(): number {
+    if (this.#phoneDigits === -1) this.#measureDigits();
+    return this.#phoneDigits;
+  }
+
+  get ibanCharacters(): number {
+    if (this.#ibanCharacters === -1) {
+      const text = this.#text;
+      let run = 0;
+      let most = 0;
+      for (let index = 0; index < text.length; index += 1) {
+        const code = text.charCodeAt(index);
+        run = (run + (code === 32 ? 0 : 1)) & -((runClassesOf(code) >> 2) & 1);
+        most = most > run ? most : run;
+      }
+      this.#ibanCharacters = most;
+    }
+    return this.#ibanCharacters;
+  }
+
+  get dottedDots(): number {
+    if (this.#dottedDots === -1) this.#measureAddresses();
+    return this.#dottedDots;
+  }
+
+  get hexColons(): number {
+    if (this.#hexColons === -1) this.#measureAddresses();
+    return this.#hexColons;
+  }
+
+  #measureDigits(): void {
+    const text = this.#text;
+    let spaced = 0;
+    let phone = 0;
+    let mostSpaced = 0;
+    let mostPhone = 0;
+    for (let index = 0; index < text.length; index += 1) {
+      const classes = runClassesOf(text.charCodeAt(index));
+      spaced = (spaced + ((classes >> 5) & 1)) & -(classes & SPACED);
+      phone = (phone + ((classes >> 5) & 1)) & -((classes >> 1) & 1);
+      mostSpaced = mostSpaced > spaced ? mostSpaced : spaced;
+      mostPhone = mostPhone > phone ? mostPhone : phone;
+    }
+    this.#spacedDigits = mostSpaced;
+    this.#phoneDigits = mostPhone;
+  }
+
+  #measureAddresses(): void {
+    const text = this.#text;
+    let dotted = 0;
+    let hex = 0;
+    let mostDotted = 0;
+    let mostHex = 0;
+    for (let index = 0; index < text.length; index += 1) {
+      const classes = runClassesOf(text.charCodeAt(index));
+      dotted = (dotted + ((classes >> 6) & 1)) & -((classes >> 3) & 1);
+      hex = (hex + (classes >> 7)) & -((classes >> 4) & 1);
+      mostDotted = mostDotted > dotted ? mostDotted : dotted;
+      mostHex = mostHex > hex ? mostHex : hex;
+    }
+    this.#dottedDots = mostDotted;
+    this.#hexColons = mostHex;
+  }
 }
 
 /**
