@@ -57,6 +57,11 @@ const NOT_NAMES = new Set([
   'i', 'we', 'me', 'ok', 'okay', 'yes', 'no', 'thanks', 'customer', 'user', 'admin', 'root', 'hiring', 'manager',
 ]);
 
+function includesAny(text: string, needles: readonly string[]): boolean {
+  for (const needle of needles) if (text.includes(needle)) return true;
+  return false;
+}
+
 export const personName: Detector = {
   id: 'person-name',
   version: 1,
@@ -64,7 +69,7 @@ export const personName: Detector = {
   mayMatch: (features, text) => features.capitalised >= 1 && ((features.cues & NAME_WORDS) !== 0 || SHORT_NAME_CUE.test(text)),
   find(text, found: Span[]) {
     for (const { pattern, needs } of CONTEXTS) {
-      if (needs.length > 0 && !needs.some((needed) => text.includes(needed))) continue;
+      if (needs.length > 0 && !includesAny(text, needs)) continue;
       pattern.lastIndex = 0;
       for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
         const name = match[1];

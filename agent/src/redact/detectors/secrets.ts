@@ -79,6 +79,19 @@ const isValueCharacter = (code: number) => code < 128 && VALUE_CHARACTER[code] =
 
 const NOT_A_VALUE = /^(?:true|false|null|none|nil|undefined|required|optional|string|incorrect|wrong|invalid|expired|empty|missing|correct|reset|changed|hashed|stored|set|not|too|the|a|an|is|was|for|and|or|here)$/i;
 
+// Placeholders and references: $VAR, ${VAR}, %VAR%, <your-key>, {{ secret }}, ****.
+const PLACEHOLDER = /^(?:\$|%|<|\{|\*{3,}|x{3,}|\.{3})/i;
+const CODE_PUNCTUATION = /[().[\]]/;
+const CAMEL_CASE_NAME = /^[a-z]+[A-Z][A-Za-z]*$/;
+const DIGIT = /\d/;
+const LETTER = /[A-Za-z]/;
+const NOT_WORD = /[^\w]/;
+const PATH_WORD = /^[a-z]{3,}$/;
+
+const isCommandLinePassword = (match: RegExpExecArray) => !PORT_OR_VARIABLE.test(match[1] ?? '');
+const isSaidPassword = (match: RegExpExecArray) => !NOT_A_VALUE.test(match[1] ?? '');
+const isBearerToken = (match: RegExpExecArray) => looksGenerated(match[1] ?? '') || (match[1] ?? '').length >= 20;
+
 /** The value of a LABELLED match and whether it was quoted. */
 function labelledValue(match: RegExpExecArray): { value: string; quoted: boolean } {
   const quoted = match[5] ?? match[6];
@@ -88,18 +101,17 @@ function labelledValue(match: RegExpExecArray): { value: string; quoted: boolean
 /** Whether a labelled value is a literal secret rather than code that names one. */
 function isLiteralSecret(match: RegExpExecArray): boolean {
   const { value, quoted } = labelledValue(match);
-  // Placeholders and references: $VAR, ${VAR}, %VAR%, <your-key>, {{ secret }}, ****.
-  if (value.length < 4 || /^(?:\$|%|<|\{|\*{3,}|x{3,}|\.{3})/i.test(value)) return false;
+  if (value.length < 4 || PLACEHOLDER.test(value)) return false;
   if (quoted) return true;
   if (NOT_A_VALUE.test(value)) return false;
   // `password = getPassword()`, `token: req.headers.authorization`, `secret: string`: code.
-  if (/[().[\]]/.test(value)) return false;
+  if (CODE_PUNCTUATION.test(value)) return false;
   // `token abc…` with only a space: a value only when it looks generated, not a word or path.
-  if (match[3] !== ':' && match[3] !== '=') return (/\d/.test(value) && /[A-Za-z]/.test(value) && !value.includes('/')) || looksGenerated(value);
+  if (match[3] !== ':' && match[3] !== '=') return (DIGIT.test(value) && LETTER.test(value) && !value.includes('/')) || looksGenerated(value);
   // `password=hunter2` (config, env, flags) against `password: userInput` (code, prose).
   const tight = match[2] === '' && match[4] === '';
-  if (tight) return !/^[a-z]+[A-Z][A-Za-z]*$/.test(value) || entropyOf(value) >= 3.5;
-  return /\d/.test(value) || /[^\w]/.test(value) || entropyOf(value) >= 3.5;
+  if (tight) return !CAMEL_CASE_NAME.test(value) || entropyOf(value) >= 3.5;
+  return DIGIT.test(value) || NOT_WORD.test(value) || entropyOf(value) >= 3.5;
 }
 
 function looksGenerated(value: string): boolean {
@@ -124,7 +136,7 @@ function looksGenerated(value: string): boolean {
     else hex = false;
   }
   if (!lower || !upper || !digit || hex) return false;
-  if (body.includes('/') && body.split('/').some((segment) => /^[a-z]{3,}$/.test(segment))) return false; // a path
+  if (body.includes('/') && body.split('/').some((segment) => PATH_WORD.test(segment))) return false; // a path
   return entropyOf(body) >= 4.2;
 }
 
@@ -225,14 +237,14 @@ export const secret: Detector = {
     if ((families & LABEL_CUE) !== 0) eachLabel(text, found, keepLabelled);
     if ((families & COMMAND_CUE) !== 0 || ((families & SAID_CUE) !== 0 && (text.includes('--password') || text.includes('sshpass')))) {
       for (const { pattern, needs } of COMMAND_LINE) {
-        if (text.includes(needs)) collect('secret', pattern, text, found, (match) => !PORT_OR_VARIABLE.test(match[1] ?? ''), 1);
+        if (text.includes(needs)) collect('secret', pattern, text, found, isCommandLinePassword, 1);
       }
     }
     if ((families & SAID_CUE) !== 0 && SAID_WORDS.test(text)) {
-      collect('secret', SAID, text, found, (match) => !NOT_A_VALUE.test(match[1] ?? ''), 1);
+      collect('secret', SAID, text, found, isSaidPassword, 1);
     }
     if ((families & BEARER_CUE) !== 0 && features.longestRun >= 16) {
-      collect('secret', BEARER, text, found, (match) => looksGenerated(match[1] ?? '') || (match[1] ?? '').length >= 20, 1);
+      collect('secret', BEARER, text, found, isBearerToken, 1);
     }
     if (features.longestRun < 32) return;
     eachLongValue(text, found, keepLongValue);
