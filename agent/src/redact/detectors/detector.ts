@@ -17,10 +17,6 @@ export type NumberRuns = {
   phoneDigits: number;
   /** Characters other than space in a run of `A-Z`, `0-9` and space (IBANs). */
   ibanCharacters: number;
-  /** Dots in a run of `0-9` and `.` (IPv4). */
-  dottedDots: number;
-  /** Colons in a run of hex digits, `:` and `.` (IPv6). */
-  hexColons: number;
 };
 
 /**
@@ -52,7 +48,7 @@ export class TextFeatures {
     this.#text = text;
   }
 
-  /** Measured on first use: only text with enough digits, dots or colons asks for it. */
+  /** Measured on first use: only text with enough digits asks for it. */
   get numberRuns(): NumberRuns {
     this.#numberRuns ??= new RunsOfText(this.#text);
     return this.#numberRuns;
@@ -181,46 +177,32 @@ export function featuresOf(text: string): TextFeatures {
   return features;
 }
 
-// What NumberRuns counts, as bits of one more table: which runs a character continues
-// (the low five bits) and what it adds to them (the high three).
+// What NumberRuns counts, as bits of one more table: which runs a character continues, and
+// whether it is a digit (what the digit runs add up).
 const SPACED = 1;
 const PHONE = 2;
 const IBAN = 4;
-const DOTTED = 8;
-const HEX = 16;
-const IS_DIGIT = 32;
-const IS_DOT = 64;
-const IS_COLON = 128;
+const IS_DIGIT = 8;
 const RUN_CLASSES = new Uint8Array(128);
 for (let code = 0; code < 128; code += 1) {
   const char = String.fromCharCode(code);
-  RUN_CLASSES[code] =
-    (/[\d -]/.test(char) ? SPACED : 0) |
-    (/[\d\s+().\-/]/.test(char) ? PHONE : 0) |
-    (/[A-Z\d ]/.test(char) ? IBAN : 0) |
-    (/[\d.]/.test(char) ? DOTTED : 0) |
-    (/[\dA-Fa-f:.]/.test(char) ? HEX : 0) |
-    (/\d/.test(char) ? IS_DIGIT : 0) |
-    (char === '.' ? IS_DOT : 0) |
-    (char === ':' ? IS_COLON : 0);
+  RUN_CLASSES[code] = (/[\d -]/.test(char) ? SPACED : 0) | (/[\d\s+().\-/]/.test(char) ? PHONE : 0) | (/[A-Z\d ]/.test(char) ? IBAN : 0) | (/\d/.test(char) ? IS_DIGIT : 0);
 }
 // Non-ASCII whitespace (a no-break space) matches the `\s` in phone patterns.
 const NON_ASCII_RUN = PHONE;
 const runClassesOf = (code: number) => (code < 128 ? (RUN_CLASSES[code] ?? 0) : NON_ASCII_RUN);
 
 /**
- * The runs of one text, each kind measured on first use, in three passes that each count
- * only what some detectors ask for: digit runs (phone numbers, cards, SSNs), the IBAN run,
- * and address runs. Without branches: `& -bit` keeps a count while the character continues
- * its run and zeroes it otherwise (most characters end every run, unpredictably).
+ * The runs of one text, each kind measured on first use, in two passes that each count only
+ * what some detectors ask for: digit runs (phone numbers, cards, SSNs) and the IBAN run.
+ * Without branches: `& -bit` keeps a count while the character continues its run and zeroes
+ * it otherwise (most characters end every run, unpredictably).
  */
 class RunsOfText implements NumberRuns {
   readonly #text: string;
   #spacedDigits = -1;
   #phoneDigits = -1;
   #ibanCharacters = -1;
-  #dottedDots = -1;
-  #hexColons = -1;
 
   constructor(text: string) {
     this.#text = text;
@@ -251,16 +233,6 @@ class RunsOfText implements NumberRuns {
     return this.#ibanCharacters;
   }
 
-  get dottedDots(): number {
-    if (this.#dottedDots === -1) this.#measureAddresses();
-    return this.#dottedDots;
-  }
-
-  get hexColons(): number {
-    if (this.#hexColons === -1) this.#measureAddresses();
-    return this.#hexColons;
-  }
-
   #measureDigits(): void {
     const text = this.#text;
     let spaced = 0;
@@ -269,30 +241,13 @@ class RunsOfText implements NumberRuns {
     let mostPhone = 0;
     for (let index = 0; index < text.length; index += 1) {
       const classes = runClassesOf(text.charCodeAt(index));
-      spaced = (spaced + ((classes >> 5) & 1)) & -(classes & SPACED);
-      phone = (phone + ((classes >> 5) & 1)) & -((classes >> 1) & 1);
+      spaced = (spaced + ((classes >> 3) & 1)) & -(classes & SPACED);
+      phone = (phone + ((classes >> 3) & 1)) & -((classes >> 1) & 1);
       mostSpaced = mostSpaced > spaced ? mostSpaced : spaced;
       mostPhone = mostPhone > phone ? mostPhone : phone;
     }
     this.#spacedDigits = mostSpaced;
     this.#phoneDigits = mostPhone;
-  }
-
-  #measureAddresses(): void {
-    const text = this.#text;
-    let dotted = 0;
-    let hex = 0;
-    let mostDotted = 0;
-    let mostHex = 0;
-    for (let index = 0; index < text.length; index += 1) {
-      const classes = runClassesOf(text.charCodeAt(index));
-      dotted = (dotted + ((classes >> 6) & 1)) & -((classes >> 3) & 1);
-      hex = (hex + (classes >> 7)) & -((classes >> 4) & 1);
-      mostDotted = mostDotted > dotted ? mostDotted : dotted;
-      mostHex = mostHex > hex ? mostHex : hex;
-    }
-    this.#dottedDots = mostDotted;
-    this.#hexColons = mostHex;
   }
 }
 

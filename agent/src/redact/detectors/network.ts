@@ -1,4 +1,4 @@
-import { collect, type Detector } from './detector.ts';
+import { collect, type Detector, type TextFeatures } from './detector.ts';
 
 const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
 // Not part of a longer dotted number (a version like 1.2.3.4.5) or a `v1.2.3.4` tag.
@@ -21,14 +21,21 @@ function ipv6Valid(candidate: string): boolean {
   return width <= 7 && (embeddedV4 || groups.some((group) => group.length >= 3));
 }
 
+// What each address cannot be written without, looked for by a native scan: three dots with
+// only digits between them (IPv4), two colons with only hex digits and dots between (IPv6).
+const THREE_DOTS = /\.\d*\.\d*\./;
+const TWO_COLONS = /:[\dA-Fa-f.]*:/;
+const mayHoldIpv4 = (features: TextFeatures, text: string) => features.dots >= 3 && features.digits >= 4 && THREE_DOTS.test(text);
+const mayHoldIpv6 = (features: TextFeatures, text: string) => features.colons >= 2 && TWO_COLONS.test(text);
+
 export const ipAddress: Detector = {
   id: 'ip-address',
   version: 1,
   describes: 'IPv4 and IPv6 addresses, except loopback and the unspecified address',
-  mayMatch: (features) => (features.dots >= 3 && features.digits >= 4 && features.numberRuns.dottedDots >= 3) || (features.colons >= 2 && features.numberRuns.hexColons >= 2),
+  mayMatch: (features, text) => mayHoldIpv4(features, text) || mayHoldIpv6(features, text),
   find(text, found, features) {
-    if (features.numberRuns.dottedDots >= 3) collect('ip-address', IPV4, text, found, (match) => !NOT_IDENTIFYING.has(match[0]));
-    if (features.numberRuns.hexColons >= 2) {
+    if (features.dots >= 3 && features.digits >= 4) collect('ip-address', IPV4, text, found, (match) => !NOT_IDENTIFYING.has(match[0]));
+    if (features.colons >= 2) {
       collect('ip-address', IPV6_CANDIDATE, text, found, (match) => !NOT_IDENTIFYING.has(match[0]) && ipv6Valid(match[0]));
     }
   },

@@ -8,7 +8,7 @@ import { featuresOf, TextFeatures, type NumberRuns, type Span } from './detector
 /** Features that rule nothing out: what a detector finds when no prefilter helps it. */
 class NothingRuledOut extends TextFeatures {
   override get numberRuns(): NumberRuns {
-    return { spacedDigits: 1000, phoneDigits: 1000, ibanCharacters: 1000, dottedDots: 1000, hexColons: 1000 };
+    return { spacedDigits: 1000, phoneDigits: 1000, ibanCharacters: 1000 };
   }
 }
 
