@@ -71,7 +71,8 @@ async function serve(request: IncomingMessage, response: ServerResponse): Promis
   const chunks: Buffer[] = [];
   for await (const chunk of request as AsyncIterable<Buffer>) chunks.push(chunk);
   const route = routes.get(request.url ?? '');
-  const answer = route ? route(JSON.parse(Buffer.concat(chunks).toString('utf8'))) : json(404, { error: { code: 'not-found' } });
+  const text = Buffer.concat(chunks).toString('utf8');
+  const answer = route ? route(text === '' ? undefined : JSON.parse(text)) : json(404, { error: { code: 'not-found' } });
   response.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers }).end(answer.body);
 }
 
@@ -104,7 +105,11 @@ async function kept(): Promise<unknown> {
   return { pairing: file(PAIRING_FILE), consent: file('consent.json'), receipts: file('receipts.jsonl'), state: status.state, uploadsTo: status.storage.uploadsTo };
 }
 
+/** The key the server names in its public audit checkpoint, asked before a code is sent. */
+let announcedKeyId = serverKey.keyId;
+
 beforeAll(async () => {
+  routes.set('/api/v1/audit/checkpoint', () => json(200, { checkpoint: { seq: 0, hash: '0'.repeat(64), signedAt: new Date().toISOString(), serverKeyId: announcedKeyId }, signature: 'A'.repeat(86) }));
   root = mkdtempSync(join(tmpdir(), 'candor-pair-answers-'));
   server = createServer((request, response) => void serve(request, response));
   tlsServer = createTlsServer({ cert: UNTRUSTED_CERT, key: UNTRUSTED_KEY }, (request, response) => void serve(request, response));
@@ -141,6 +146,23 @@ describe('a pairing answer the agent cannot check', () => {
     routes.set('/api/v1/devices/pair', route);
     const before = await kept();
     expect(await refusal(client.call('pair', { serverUrl: url, studyId: STUDY, code: CODE, ...(serverKeyId === undefined ? {} : { serverKeyId }) }))).toBe(code);
+    expect(await kept()).toEqual(before);
+  });
+
+  it('is not asked for when the server names another key than the one the participant was given: the code and the device key stay unused', async () => {
+    let reached = false;
+    routes.set('/api/v1/devices/pair', (request) => {
+      reached = true;
+      return pairAnswer(request);
+    });
+    announcedKeyId = other.keyId;
+    const before = await kept();
+    try {
+      expect(await refusal(client.call('pair', { serverUrl: url, studyId: STUDY, code: CODE, serverKeyId: serverKey.keyId }))).toBe('pair.server-key-mismatch');
+    } finally {
+      announcedKeyId = serverKey.keyId;
+    }
+    expect(reached).toBe(false);
     expect(await kept()).toEqual(before);
   });
 

@@ -12,7 +12,7 @@ import type { ConsentReceipt } from '@candor/shared/schemas/consent';
 import type { PairingResult } from '@candor/shared/schemas/control';
 import type { StudyVersion } from '@candor/shared/schemas/study';
 import { readPairingRecord, writePairingRecord, PAIRING_SECRET_SLOT, type PairedStudy, type PairingRecord } from './record.ts';
-import { checkServerUrl, redeemPairingCode, submitConsentReceipt } from './server-api.ts';
+import { checkServerUrl, fetchServerKeyId, redeemPairingCode, submitConsentReceipt } from './server-api.ts';
 
 /** Where uploads go and the keys that go with it. */
 export type UploadTarget = {
@@ -58,6 +58,16 @@ export type Pairing = {
   countersign(studyId: string, receipt: ConsentReceipt): Promise<ConsentReceipt>;
 };
 
+/** @throws CandorError `pair.server-key-mismatch` or `pair.server-key-changed`. */
+function assertExpectedKey(origin: string, keyId: string, given: string | undefined, pinned: PairingRecord | null): void {
+  if (given !== undefined && keyId !== given) {
+    throw new CandorError('pair.server-key-mismatch', `${origin} signs with key ${keyId}, not the ${given} you were given; nothing was kept. Tell whoever sent you the code`);
+  }
+  if (pinned && keyId !== pinned.serverKey.keyId) {
+    throw new CandorError('pair.server-key-changed', `${origin} signs with a key other than the one this agent pinned when it first paired; nothing was kept`);
+  }
+}
+
 function withoutCountersignature(receipt: ConsentReceipt): string {
   return canonicalJson({ ...receipt, integrity: { ...receipt.integrity, server: null } });
 }
@@ -91,6 +101,9 @@ export function openPairing(options: PairingOptions): Pairing {
         throw new CandorError('pair.already-paired', `this agent is already paired for ${studyId} with ${before.serverUrl}; nothing was changed and the code was not used`);
       }
       options.assertMayPair(studyId);
+      // Before the code or the device key is used: the server answers over trusted TLS, with the expected key.
+      const announcedKeyId = await fetchServerKeyId(origin);
+      assertExpectedKey(origin, announcedKeyId, serverKeyId, before);
       const device = options.deviceKey(studyId);
       wipe(device.secretKey);
       const pseudonym = options.pseudonym(studyId);
@@ -104,10 +117,8 @@ export function openPairing(options: PairingOptions): Pairing {
       if (current && (current.serverUrl !== origin || current.studies.some((paired) => paired.study.studyId === studyId))) {
         throw new CandorError('pair.already-paired', `this agent was paired for ${studyId} meanwhile; nothing was changed`);
       }
-      if (serverKeyId !== undefined && answer.serverKey.keyId !== serverKeyId) {
-        throw new CandorError('pair.server-key-mismatch', `${origin} signs with key ${answer.serverKey.keyId}, not the ${serverKeyId} you were given; nothing was kept. Tell whoever sent you the code`);
-      }
-      if (current && (current.serverKey.keyId !== answer.serverKey.keyId || current.serverKey.publicKey !== answer.serverKey.publicKey)) {
+      assertExpectedKey(origin, answer.serverKey.keyId, serverKeyId, current);
+      if (current && current.serverKey.publicKey !== answer.serverKey.publicKey) {
         throw new CandorError('pair.server-key-changed', `${origin} answered with a signing key other than the one this agent pinned when it first paired; nothing was kept`);
       }
       const next: PairingRecord = {

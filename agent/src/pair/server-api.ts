@@ -39,6 +39,9 @@ export const PairAnswer = z.strictObject({
 });
 export type PairAnswer = z.infer<typeof PairAnswer>;
 
+/** The part of the server's public audit checkpoint that names the key it signs with now. */
+const CheckpointAnswer = z.object({ checkpoint: z.object({ serverKeyId: KeyId }) });
+
 const ErrorAnswer = z.object({ error: z.object({ code: z.string().max(64) }) });
 
 /**
@@ -79,17 +82,15 @@ function networkFailure(serverUrl: string, error: unknown): CandorError {
 }
 
 /**
- * POSTs `body` as JSON to `path` on the server.
+ * Sends one request to `path` on the server (a POST of `body` as JSON when given, else a GET).
  * @throws CandorError `server.timeout`, `server.tls`, `server.unreachable`, `server.redirect`,
  * or `server.protocol` for an answer that is not JSON or too large.
  */
-async function postJson(serverUrl: string, path: string, body: unknown): Promise<Answer> {
+async function requestJson(serverUrl: string, path: string, body?: unknown): Promise<Answer> {
   let response: Response;
   try {
     response = await fetch(new URL(path, serverUrl), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
+      ...(body === undefined ? { method: 'GET' } : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
       redirect: 'manual',
       signal: AbortSignal.timeout(SERVER_TIMEOUT_MS),
     });
@@ -125,6 +126,23 @@ function refused(serverUrl: string, answer: Answer): CandorError {
 }
 
 /**
+ * The id of the key the server signs with now, from its public audit checkpoint
+ * (`GET /api/v1/audit/checkpoint`). Asked before a pairing code is sent: it proves the server
+ * is reachable over trusted TLS, and a key other than the one the participant was given is
+ * refused while the code and the device key are still unused. A server can lie here; the
+ * pairing answer's key is checked again.
+ * @throws CandorError the `server.*` errors of the request, `server.refused`, or
+ * `server.protocol` for an answer outside the contract.
+ */
+export async function fetchServerKeyId(serverUrl: string): Promise<string> {
+  const answer = await requestJson(serverUrl, '/api/v1/audit/checkpoint');
+  if (answer.status !== 200) throw refused(serverUrl, answer);
+  const parsed = CheckpointAnswer.safeParse(answer.json);
+  if (!parsed.success) throw new CandorError('server.protocol', `the server at ${serverUrl} does not name its signing key as a Candor server does; is it one?`);
+  return parsed.data.checkpoint.serverKeyId;
+}
+
+/**
  * Redeems a one-time pairing code for `devicePublicKey`.
  * @throws CandorError `pair.invalid-code` (wrong, used or expired), `pair.not-ready` (the
  * study has no sealing key yet; the code stays valid), `pair.device-known`, the `server.*`
@@ -132,7 +150,7 @@ function refused(serverUrl: string, answer: Answer): CandorError {
  */
 export async function redeemPairingCode(serverUrl: string, request: { code: string; devicePublicKey: string; pseudonym: string }): Promise<PairAnswer> {
   parseUnknown(Pseudonym, request.pseudonym, 'pseudonym');
-  const answer = await postJson(serverUrl, '/api/v1/devices/pair', request);
+  const answer = await requestJson(serverUrl, '/api/v1/devices/pair', request);
   if (answer.status === 201) {
     const parsed = PairAnswer.safeParse(answer.json);
     if (!parsed.success) throw new CandorError('server.protocol', `the server at ${serverUrl} answered the pairing outside the Candor contract; nothing was kept`);
@@ -154,7 +172,7 @@ export async function redeemPairingCode(serverUrl: string, request: { code: stri
  * `server.protocol` for an answer outside the contract.
  */
 export async function submitConsentReceipt(serverUrl: string, receipt: ConsentReceipt): Promise<ConsentReceipt> {
-  const answer = await postJson(serverUrl, '/api/v1/consent-receipts', { receipt });
+  const answer = await requestJson(serverUrl, '/api/v1/consent-receipts', { receipt });
   if (answer.status === 201) {
     const parsed = z.strictObject({ receipt: ConsentReceipt }).safeParse(answer.json);
     if (!parsed.success) throw new CandorError('server.protocol', `the server at ${serverUrl} answered the consent receipt outside the Candor contract; nothing was recorded`);
