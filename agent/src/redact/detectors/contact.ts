@@ -1,4 +1,4 @@
-import { collect, cueWords, type Detector, type Span } from './detector.ts';
+import { collect, cueWords, type Detector, type Span, type TextFeatures } from './detector.ts';
 
 // An address is found from its `@`: the local part is the whole run of `[\w.%+-]` before it
 // (nothing of the kind may precede it), then DOMAIN, tried at the `@` only: at least one dot
@@ -19,6 +19,7 @@ const OBFUSCATED_EMAIL = new RegExp(String.raw`(?<![\w.+-])[\w.+-]+${AT}[\w-]+(?
 // What every obfuscated address kept below contains: a bracketed at or dot, or a spoken dot.
 // The features' cue bit for "dot" (any case) is a necessary condition of the spoken dot.
 const DOT_WORD = cueWords(['dot']);
+const mayBeSpelledOut = (features: TextFeatures) => features.brackets || (features.cues & DOT_WORD) !== 0;
 const OBFUSCATION = /\[(?:at|dot)\]|\((?:at|dot)\)|\{(?:at|dot)\}|\sdot\s/i;
 
 /**
@@ -52,10 +53,10 @@ export const email: Detector = {
   // (version 1 ruled it out before looking, wanting the spaces of " dot ").
   version: 2,
   describes: 'email addresses (name@domain.tld, and spelled out as name [at] domain [dot] tld), except the git@ of SSH remotes',
-  mayMatch: (features, text) => features.at || ((features.brackets || (features.cues & DOT_WORD) !== 0) && OBFUSCATION.test(text)),
-  find(text, found) {
+  mayMatch: (features, text) => features.at || (mayBeSpelledOut(features) && OBFUSCATION.test(text)),
+  find(text, found, features) {
     // Plain " at " only counts with a spelled-out " dot ": `look at github.com` is prose.
-    if (OBFUSCATION.test(text) && /at[\])}\s]/i.test(text)) collect('email', OBFUSCATED_EMAIL, text, found, (match) => /[[({]|\sdot\s/i.test(match[0]));
+    if (mayBeSpelledOut(features) && OBFUSCATION.test(text) && /at[\])}\s]/i.test(text)) collect('email', OBFUSCATED_EMAIL, text, found, (match) => /[[({]|\sdot\s/i.test(match[0]));
     eachAddress(text, found, keepAddress);
   },
 };
