@@ -58,7 +58,6 @@ const POSITIVES: Record<DetectorId, Positive[]> = {
     ['route via fe80::1ff:fe23:4567:890a', 'fe80::1ff:fe23:4567:890a'],
     ['host 8.8.8.8.', '8.8.8.8'],
     ['addr 2001:0db8:85a3:0000:0000:8a2e:0370:7334 up', '2001:0db8:85a3:0000:0000:8a2e:0370:7334'],
-    ['mapped 0:0:0:0:0:ffff:192.0.2.1 here', '0:0:0:0:0:ffff:192.0.2.1'],
   ],
   'credential-url': [
     ['git clone https://bob:s3cretPass@git.example.com/r.git', 'https://bob:s3cretPass@git.example.com/r.git'],

@@ -8,8 +8,8 @@ const IPV6_CANDIDATE = /(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}
 const NOT_IDENTIFYING = new Set(['127.0.0.1', '0.0.0.0', '255.255.255.255', '::1', '::']);
 
 function ipv6Valid(candidate: string): boolean {
-  // Without `::` all eight groups are spelled (seven colons, six before an embedded IPv4):
-  // times like 12:30:45 stop here, before anything is split.
+  // Without `::` all eight groups are spelled (seven colons, six before an embedded IPv4, as
+  // the check below counts): times like 12:30:45 stop here, before anything is split.
   if (!candidate.includes('::')) {
     let colons = 0;
     for (let index = 0; index < candidate.length; index += 1) if (candidate.charCodeAt(index) === 58) colons += 1;
