@@ -147,7 +147,7 @@ function isCovered(found: readonly Span[], start: number, end: number): boolean 
 }
 
 /**
- * Calls `visit` with the start and end of each match of LONG_VALUE_PATTERN in `text`, in
+ * Calls `visit` with the start and end of each match of the long-value pattern above, in
  * order, scanning runs of characters instead of trying the pattern at every position.
  * Exported for the equivalence test.
  */
