@@ -133,7 +133,7 @@ const other = generateSigningKeyPair();
 describe('a pairing answer the agent cannot check', () => {
   it.each<[string, Route, string, string?]>([
     ['names another study', (request) => pairAnswer(request, (answer) => ({ ...answer, studyId: 'another-study', study: { ...study, studyId: 'another-study' } })), 'pair.wrong-study'],
-    ['registers another device key', (request) => pairAnswer(request, (answer) => ({ ...answer, deviceKeyId: other.keyId })), 'pair.wrong-study'],
+    ['registers another device key', (request) => pairAnswer(request, (answer) => ({ ...answer, deviceKeyId: other.keyId })), 'server.protocol'],
     ['gives a server key id that is not its key\'s', (request) => pairAnswer(request, (answer) => ({ ...answer, serverKey: { keyId: other.keyId, publicKey: toBase64Url(serverKey.publicKey) } })), 'server.protocol'],
     ['gives a sealing key id that is not its key\'s', (request) => pairAnswer(request, (answer) => ({ ...answer, aggregatorKey: { keyId: other.keyId, publicKey: toBase64Url(studyKey.publicKey) } })), 'server.protocol'],
     ['signs with another key than the one the participant was given', (request) => pairAnswer(request, (answer) => ({ ...answer, serverKey: view(other) })), 'pair.server-key-mismatch', serverKey.keyId],

@@ -25,7 +25,7 @@ export type UploadTarget = {
 
 export type PairingOptions = {
   dataDir: string;
-  /** The store's study-scoped device key, made on first use (the caller of pair wipes nothing: we do). */
+  /** A copy of the store's study-scoped device key, made on first use; its secret is wiped here. */
   deviceKey: (slot: string) => SigningKeyPair;
   /** The study's pseudonym on this device, or a fresh one; kept only once pairing succeeds. */
   pseudonym: (studyId: string) => string;
@@ -108,7 +108,10 @@ export function openPairing(options: PairingOptions): Pairing {
       wipe(device.secretKey);
       const pseudonym = options.pseudonym(studyId);
       const answer = await redeemPairingCode(origin, { code, devicePublicKey: toBase64Url(device.publicKey), pseudonym });
-      if (answer.studyId !== studyId || answer.study.studyId !== studyId || answer.deviceKeyId !== device.keyId) {
+      if (answer.deviceKeyId !== device.keyId) {
+        throw new CandorError('server.protocol', `${origin} answered the pairing for another device key; nothing was kept`);
+      }
+      if (answer.studyId !== studyId || answer.study.studyId !== studyId) {
         throw new CandorError('pair.wrong-study', `the code was for study ${answer.studyId}, not ${studyId}; nothing was kept on this device. Ask for a code for ${studyId}`);
       }
       // The participant may have withdrawn, or another pairing finished, while this one waited on the network.
@@ -126,8 +129,9 @@ export function openPairing(options: PairingOptions): Pairing {
         serverKey: current?.serverKey ?? answer.serverKey,
         studies: [...(current?.studies ?? []), { study: answer.study, aggregatorKey: answer.aggregatorKey, deviceKeyId: device.keyId, pairedAt: new Date(options.now()).toISOString() }],
       };
-      writePairingRecord(options.dataDir, secret, next);
+      // The pseudonym first: a record naming a study whose pseudonym was lost would sign receipts the server refuses.
       options.keepPseudonym(studyId, pseudonym);
+      writePairingRecord(options.dataDir, secret, next);
       record = next;
       return { serverUrl: origin, serverKeyId: next.serverKey.keyId, studyId, version: answer.study.version, title: answer.study.title };
     },
