@@ -25,6 +25,7 @@ import { openKeyRing } from '../../agent/src/keys/keyring.ts';
 import { PAIRING_FILE, PAIRING_SECRET_SLOT, readPairingRecord } from '../../agent/src/pair/record.ts';
 import { openStore } from '../../agent/src/store/store.ts';
 import { SEED_STUDY } from '../support/agent.ts';
+import { waitFor } from '../support/wait.ts';
 import { CODING } from './paired-agent.ts';
 
 const STUDY = SEED_STUDY.studyId;
@@ -54,7 +55,7 @@ q7ITnWTtubSYOE+RNAsV35vmAiDuT6e33qMSCl44KZt2VcQe3kcNB4pA
 `;
 
 type Answer = { status: number; body: string; headers?: Record<string, string> };
-type Route = (request: unknown) => Answer;
+type Route = (request: unknown) => Answer | Promise<Answer>;
 
 const json = (status: number, body: unknown): Answer => ({ status, body: JSON.stringify(body) });
 
@@ -72,7 +73,7 @@ async function serve(request: IncomingMessage, response: ServerResponse): Promis
   for await (const chunk of request as AsyncIterable<Buffer>) chunks.push(chunk);
   const route = routes.get(request.url ?? '');
   const text = Buffer.concat(chunks).toString('utf8');
-  const answer = route ? route(text === '' ? undefined : JSON.parse(text)) : json(404, { error: { code: 'not-found' } });
+  const answer = route ? await route(text === '' ? undefined : JSON.parse(text)) : json(404, { error: { code: 'not-found' } });
   response.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers }).end(answer.body);
 }
 
@@ -212,6 +213,28 @@ describe('a countersignature the agent cannot check', () => {
     const receipts = readFileSync(join(root, 'receipts.jsonl'), 'utf8').trim().split('\n');
     expect(receipts).toHaveLength(1);
     expect(ConsentReceipt.parse(JSON.parse(receipts[0] ?? '')).integrity.server?.keyId).toBe(serverKey.keyId);
+  });
+
+  it('never keeps a withdrawal waiting behind a consent in flight, and that consent is then not recorded', async () => {
+    let answer: (value: Answer) => void = () => undefined;
+    let received: unknown;
+    routes.set('/api/v1/consent-receipts', (request) => {
+      received = request;
+      return new Promise<Answer>((resolve) => {
+        answer = resolve;
+      });
+    });
+    const notice = await client.call('notice', { studyId: STUDY });
+    const reaffirming = refusal(client.call('enroll', { studyId: STUDY, noticeHash: notice.noticeHash }));
+    await waitFor(() => received !== undefined, 'the receipt to reach the server');
+    // The server has not answered the re-affirmation; the withdrawal is answered regardless.
+    const withdrawn = await client.call('withdraw', { studyId: STUDY });
+    expect(withdrawn.state).toBe('not-enrolled');
+    answer(countersigned(received, serverKey));
+    expect(await reaffirming).toBe('consent.chain-moved');
+    expect((await client.call('status', {})).state).toBe('not-enrolled');
+    const states = readFileSync(join(root, 'receipts.jsonl'), 'utf8').trim().split('\n').map((line) => ConsentReceipt.parse(JSON.parse(line)).event.state);
+    expect(states).toEqual(['given', 'withdrawn']);
   });
 });
 
