@@ -64,19 +64,22 @@ process.send('ready');
 /**
  * The soak's heap probe, preloaded into the agent with --expose-gc: over the IPC channel it
  * answers `heap` with process.memoryUsage(), and `heap-after-gc` with the same after a full
- * GC, which tells a leak (live objects) from V8 sizing its heap. It changes nothing else.
+ * GC, which tells a leak (live objects) from V8 sizing its heap; with the bytes of compiled
+ * code in the heap, which grows while V8 optimises and then settles. It changes nothing else.
  */
 const HEAP_PROBE = `
+import { getHeapSpaceStatistics } from 'node:v8';
 process.on('message', (message) => {
   if (message !== 'heap' && message !== 'heap-after-gc') return;
   if (message === 'heap-after-gc') globalThis.gc();
   const { rss, heapTotal, heapUsed, external, arrayBuffers } = process.memoryUsage();
-  process.send({ rss, heapTotal, heapUsed, external, arrayBuffers });
+  const codeSpace = getHeapSpaceStatistics().find((space) => space.space_name === 'code_space')?.space_used_size ?? 0;
+  process.send({ rss, heapTotal, heapUsed, external, arrayBuffers, codeSpace });
 });
 process.channel?.unref();
 `;
 
-export type HeapSample = { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number };
+export type HeapSample = { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number; codeSpace: number };
 
 export type CostOptions = {
   /** Record RSS (and, with the probe, the heap and windows stored) this often. */

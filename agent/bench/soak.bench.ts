@@ -37,6 +37,7 @@ console.table(
   report.agent.heapAfterGc.map(({ at, heap }) => ({
     'seconds in': at,
     'heapUsed MB': mb(heap.heapUsed),
+    'of it compiled code MB': mb(heap.codeSpace),
     'heapTotal MB': mb(heap.heapTotal),
     'RSS MB': mb(heap.rss),
   })),
