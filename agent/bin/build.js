@@ -7,7 +7,7 @@
 //
 // Run by `npm install`/`npm ci` (the root `prepare` script), and by bin/candor.js whenever a
 // file the last build read has changed since, so no one ever runs stale code.
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -99,7 +99,8 @@ export async function buildAgent() {
   });
   mkdirSync(OUT_DIR, { recursive: true });
   for (const output of result.outputFiles) writeAtomically(output.path, output.contents);
-  const inputs = [...Object.keys(result.metafile.inputs), ...ALSO_READ].map((file) => relative(ROOT, join(ROOT, file)).split(sep).join('/'));
+  // A file absent here (no lock file in some installs) would read as gone on every run.
+  const inputs = [...Object.keys(result.metafile.inputs), ...ALSO_READ.filter((file) => existsSync(join(ROOT, file)))].map((file) => relative(ROOT, join(ROOT, file)).split(sep).join('/'));
   writeAtomically(MANIFEST, `${JSON.stringify({ startedAt, inputs: [...new Set(inputs)].sort() }, null, 1)}\n`);
 }
 
