@@ -67,12 +67,15 @@ let tlsServer: Server;
 let url: string;
 let tlsUrl: string;
 const routes = new Map<string, Route>();
+/** Every device key a pairing request offered, in order. */
+const offeredKeys: string[] = [];
 
 async function serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
   const chunks: Buffer[] = [];
   for await (const chunk of request as AsyncIterable<Buffer>) chunks.push(chunk);
   const route = routes.get(request.url ?? '');
   const text = Buffer.concat(chunks).toString('utf8');
+  if (request.url === '/api/v1/devices/pair') offeredKeys.push((JSON.parse(text) as { devicePublicKey: string }).devicePublicKey);
   const answer = route ? await route(text === '' ? undefined : JSON.parse(text)) : json(404, { error: { code: 'not-found' } });
   response.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers }).end(answer.body);
 }
@@ -148,6 +151,11 @@ describe('a pairing answer the agent cannot check', () => {
     const before = await kept();
     expect(await refusal(client.call('pair', { serverUrl: url, studyId: STUDY, code: CODE, ...(serverKeyId === undefined ? {} : { serverKeyId }) }))).toBe(code);
     expect(await kept()).toEqual(before);
+  });
+
+  it('leaves no device key behind: each attempt after a refused one offers a key the server has not seen', () => {
+    expect(offeredKeys.length).toBeGreaterThanOrEqual(8);
+    expect(new Set(offeredKeys).size).toBe(offeredKeys.length);
   });
 
   it('is not asked for when the server names another key than the one the participant was given: the code and the device key stay unused', async () => {

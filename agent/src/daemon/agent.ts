@@ -64,6 +64,9 @@ export function createAgent({ dataDir, catalog, source, collector, clock, log, b
   const pairing = openPairing({
     dataDir,
     deviceKey: (slot) => collector.deviceKey(slot),
+    discardDeviceKey: (studyId) => {
+      collector.discardDeviceKey(studyId);
+    },
     pseudonym: (studyId) => consent.pseudonym(studyId),
     keepPseudonym: (studyId, pseudonym) => {
       consent.keepPseudonym(studyId, pseudonym);

@@ -139,6 +139,11 @@ export class Collector {
     return this.#store.deviceKey(studyId);
   }
 
+  /** Destroys the study's device key (a pairing that did not complete); the next one is fresh. */
+  discardDeviceKey(studyId: string): void {
+    this.#store.discardDeviceKey(studyId);
+  }
+
   /**
    * Called before consent is recorded: a study withdrawn from on this device had its keys and
    * data destroyed, and the store refuses its windows for good, so consenting again here would

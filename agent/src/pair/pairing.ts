@@ -27,6 +27,8 @@ export type PairingOptions = {
   dataDir: string;
   /** A copy of the store's study-scoped device key, made on first use; its secret is wiped here. */
   deviceKey: (slot: string) => SigningKeyPair;
+  /** Destroys the study's device key, so a pairing that did not complete leaves none the server may know. */
+  discardDeviceKey: (studyId: string) => void;
   /** The study's pseudonym on this device, or a fresh one; kept only once pairing succeeds. */
   pseudonym: (studyId: string) => string;
   keepPseudonym: (studyId: string, pseudonym: string) => void;
@@ -106,34 +108,42 @@ export function openPairing(options: PairingOptions): Pairing {
       assertExpectedKey(origin, announcedKeyId, serverKeyId, before);
       const device = options.deviceKey(studyId);
       wipe(device.secretKey);
-      const pseudonym = options.pseudonym(studyId);
-      const answer = await redeemPairingCode(origin, { code, devicePublicKey: toBase64Url(device.publicKey), pseudonym });
-      if (answer.deviceKeyId !== device.keyId) {
-        throw new CandorError('server.protocol', `${origin} answered the pairing for another device key; nothing was kept`);
+      // Made for this attempt (or left by an older agent): until the pairing completes, the
+      // server may have registered it (it accepted the code and the answer was then refused, or
+      // the answer was lost), and a key it knows makes every later code fail with pair.device-known.
+      try {
+        const pseudonym = options.pseudonym(studyId);
+        const answer = await redeemPairingCode(origin, { code, devicePublicKey: toBase64Url(device.publicKey), pseudonym });
+        if (answer.deviceKeyId !== device.keyId) {
+          throw new CandorError('server.protocol', `${origin} answered the pairing for another device key; nothing was kept`);
+        }
+        if (answer.studyId !== studyId || answer.study.studyId !== studyId) {
+          throw new CandorError('pair.wrong-study', `the code was for study ${answer.studyId}, not ${studyId}; nothing was kept on this device. Ask for a code for ${studyId}`);
+        }
+        // The participant may have withdrawn, or another pairing finished, while this one waited on the network.
+        options.assertMayPair(studyId);
+        const current = record;
+        if (current && (current.serverUrl !== origin || current.studies.some((paired) => paired.study.studyId === studyId))) {
+          throw new CandorError('pair.already-paired', `this agent was paired for ${studyId} meanwhile; nothing was changed`);
+        }
+        assertExpectedKey(origin, answer.serverKey.keyId, serverKeyId, current);
+        if (current && current.serverKey.publicKey !== answer.serverKey.publicKey) {
+          throw new CandorError('pair.server-key-changed', `${origin} answered with a signing key other than the one this agent pinned when it first paired; nothing was kept`);
+        }
+        const next: PairingRecord = {
+          serverUrl: origin,
+          serverKey: current?.serverKey ?? answer.serverKey,
+          studies: [...(current?.studies ?? []), { study: answer.study, aggregatorKey: answer.aggregatorKey, deviceKeyId: device.keyId, pairedAt: new Date(options.now()).toISOString() }],
+        };
+        // The pseudonym first: a record naming a study whose pseudonym was lost would sign receipts the server refuses.
+        options.keepPseudonym(studyId, pseudonym);
+        writePairingRecord(options.dataDir, secret, next);
+        record = next;
+        return { serverUrl: origin, serverKeyId: next.serverKey.keyId, studyId, version: answer.study.version, title: answer.study.title };
+      } catch (error) {
+        if (!record?.studies.some((paired) => paired.study.studyId === studyId)) options.discardDeviceKey(studyId);
+        throw error;
       }
-      if (answer.studyId !== studyId || answer.study.studyId !== studyId) {
-        throw new CandorError('pair.wrong-study', `the code was for study ${answer.studyId}, not ${studyId}; nothing was kept on this device. Ask for a code for ${studyId}`);
-      }
-      // The participant may have withdrawn, or another pairing finished, while this one waited on the network.
-      options.assertMayPair(studyId);
-      const current = record;
-      if (current && (current.serverUrl !== origin || current.studies.some((paired) => paired.study.studyId === studyId))) {
-        throw new CandorError('pair.already-paired', `this agent was paired for ${studyId} meanwhile; nothing was changed`);
-      }
-      assertExpectedKey(origin, answer.serverKey.keyId, serverKeyId, current);
-      if (current && current.serverKey.publicKey !== answer.serverKey.publicKey) {
-        throw new CandorError('pair.server-key-changed', `${origin} answered with a signing key other than the one this agent pinned when it first paired; nothing was kept`);
-      }
-      const next: PairingRecord = {
-        serverUrl: origin,
-        serverKey: current?.serverKey ?? answer.serverKey,
-        studies: [...(current?.studies ?? []), { study: answer.study, aggregatorKey: answer.aggregatorKey, deviceKeyId: device.keyId, pairedAt: new Date(options.now()).toISOString() }],
-      };
-      // The pseudonym first: a record naming a study whose pseudonym was lost would sign receipts the server refuses.
-      options.keepPseudonym(studyId, pseudonym);
-      writePairingRecord(options.dataDir, secret, next);
-      record = next;
-      return { serverUrl: origin, serverKeyId: next.serverKey.keyId, studyId, version: answer.study.version, title: answer.study.title };
     },
     async countersign(studyId, receipt) {
       if (!record?.studies.some((paired) => paired.study.studyId === studyId)) {

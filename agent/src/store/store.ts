@@ -442,6 +442,20 @@ export class LocalStore {
     return pair;
   }
 
+  /**
+   * Destroys a study's device key, so the next `deviceKey(studyId)` makes a fresh one. For a
+   * pairing that did not complete: the server may have registered the key and would refuse it
+   * again. The caller makes sure nothing that must still verify was signed with it.
+   */
+  discardDeviceKey(studyId: string): void {
+    this.#assertOpen();
+    const name = deviceSecretName(studyId);
+    const cached = this.#secrets.get(name);
+    if (cached) wipe(cached);
+    this.#secrets.delete(name);
+    q.deleteSecret(this.#db, name);
+  }
+
   // --- upload side -----------------------------------------------------------------------
 
   /** Studies with a batch in flight or windows past their hold, in a stable order. */

@@ -1,0 +1,78 @@
+/**
+ * A pairing that did not complete never leaves the device stuck. The real server (on
+ * 127.0.0.1) accepts a code for another study and registers the device key it was sent; the
+ * agent refuses that answer and discards the key, so a good code for the study the
+ * participant named then pairs, with a key the server had not seen.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CandorError } from '@candor/shared/errors';
+import { ControlClient } from '../../agent/src/control/client.ts';
+import { startDaemon, type RunningDaemon } from '../../agent/src/daemon/daemon.ts';
+import { CODING, LIVENESS_MS, startPairingServer, type PairingServer } from './paired-agent.ts';
+
+const STUDY = 'pairing-retry';
+const OTHER = 'pairing-other';
+
+let root: string;
+let server: PairingServer;
+let daemon: RunningDaemon;
+let client: ControlClient;
+
+async function refusal(call: Promise<unknown>): Promise<string> {
+  try {
+    await call;
+  } catch (error) {
+    if (error instanceof CandorError) return error.code;
+    throw error;
+  }
+  return 'accepted';
+}
+
+/** The device keys the server holds for the participant, by study. */
+async function serverDevices(): Promise<{ deviceKeyId: string; studyId: string }[]> {
+  const response = await server.world.as(server.participant, 'GET', '/api/v1/me/participation');
+  return response.json<{ devices: { deviceKeyId: string; studyId: string }[] }>().devices.map(({ deviceKeyId, studyId }) => ({ deviceKeyId, studyId }));
+}
+
+beforeAll(async () => {
+  server = await startPairingServer(STUDY);
+  const researcher = await server.world.signIn(server.world.person('otto', [{ role: 'researcher', studyId: null }]));
+  const reviewer = await server.world.signIn(server.world.person('rhea', [{ role: 'privacy_reviewer', studyId: null }]));
+  await server.world.openStudy(OTHER, researcher, reviewer);
+  expect((await server.world.as(server.participant, 'POST', `/api/v1/studies/${OTHER}/enroll`)).statusCode).toBe(200);
+  root = mkdtempSync(join(tmpdir(), 'candor-pair-retry-'));
+  daemon = await startDaemon({ dataDir: root, source: { kind: 'replay', file: CODING }, log: pino({ level: 'silent' }), catalogRefreshMs: 3_600_000 });
+  client = await ControlClient.connect({ socketPath: daemon.socketPath, timeoutMs: 30_000 });
+}, LIVENESS_MS);
+
+afterAll(async () => {
+  client.close();
+  await daemon.close();
+  await server.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('a pairing whose answer the agent refused', () => {
+  it('is followed by a good code that pairs, with a device key the server had not registered', async () => {
+    const otherCode = (await server.world.as(server.participant, 'POST', `/api/v1/studies/${OTHER}/pairing-codes`)).json<{ code: string }>().code;
+    expect(await refusal(client.call('pair', { serverUrl: server.url, studyId: STUDY, code: otherCode }))).toBe('pair.wrong-study');
+    // The server did accept that code: it holds the key the agent has now discarded.
+    const refusedKeys = (await serverDevices()).map((device) => device.deviceKeyId);
+    expect(refusedKeys).toHaveLength(1);
+
+    const paired = await client.call('pair', { serverUrl: server.url, studyId: STUDY, code: await server.pairingCode() });
+    expect(paired).toMatchObject({ serverUrl: server.url, studyId: STUDY, version: 1 });
+    const devices = await serverDevices();
+    const ours = devices.find((device) => device.studyId === STUDY);
+    expect(ours).toBeDefined();
+    expect(refusedKeys).not.toContain(ours?.deviceKeyId);
+
+    // The consent the device now signs is its paired key's, which the server countersigns.
+    const notice = await client.call('notice', { studyId: STUDY });
+    expect((await client.call('enroll', { studyId: STUDY, noticeHash: notice.noticeHash })).state).toBe('enrolled');
+  }, LIVENESS_MS);
+});
