@@ -100,6 +100,11 @@ const POSITIVES: Record<DetectorId, Positive[]> = {
     ['Mit freundlichen Grüßen, Jürgen Klein', 'Jürgen Klein'],
     ['Full name: Mei-Ling Chen', 'Mei-Ling Chen'],
     ['Meeting with Carlos Mendes - Zoom', 'Carlos Mendes'],
+    ['Chère Marie, merci', 'Marie'],
+    ['Hi Anna, the build is green', 'Anna'],
+    ['Dr Ada Byron', 'Ada Byron'],
+    ['Co-authored-by: Ana Silva <ana@example.org>', 'Ana Silva'],
+    ['cc: Lena Vogel', 'Lena Vogel'],
   ],
 };
 

@@ -11,15 +11,32 @@ function anyCase(alternatives: string): string {
   });
 }
 
-/** A context pattern, and text it cannot match without, so most lines skip most patterns. */
-type Context = { pattern: RegExp; needs: string[] };
+/**
+ * A context pattern, the cue bit of the words it cannot match without (see `cueWords`) and
+ * text it cannot match without, so that a line runs only the patterns whose words it holds.
+ */
+type Context = { pattern: RegExp; cue: number; needs: string[] };
 
-function context(source: string, needs: string[] = []): Context {
-  return { pattern: new RegExp(source, 'gmu'), needs };
+function context(source: string, cue: number, needs: string[] = []): Context {
+  return { pattern: new RegExp(source, 'gmu'), cue, needs };
 }
 
 const WORD = String.raw`\p{Lu}\p{Ll}+(?:[-'’]\p{Lu}?\p{Ll}+)*`;
 const NAME = String.raw`${WORD}(?:[ ](?:(?:van|von|de|da|di|del|der|le|la|du|bin|al)[ ])?${WORD}){0,2}`;
+// The words each context below opens with, in every spelling it accepts (keep in step):
+// words of three letters or more by their first three, two-letter words where a word starts.
+// `heisse` stands for heiße, whose first three letters are ASCII; `ch` for cher and chère.
+const INTRODUCTION = cueWords(['name', 'called', 'call', 'appelle', 'heisse']);
+const SALUTATION = cueWords(['dear', 'hi', 'hello', 'hey', 'hallo', 'bonjour', 'liebe', 'ch']);
+const SIGN_OFF = cueWords(['regards', 'best', 'cheers', 'thanks', 'sincerely', 'yours', 'mit', 'viele', 'cordialement', 'bien']);
+const HONORIFIC = cueWords(['mr', 'ms', 'mx', 'dr', 'prof', 'herr', 'frau', 'mme', 'mlle']);
+const TRAILER = cueWords(['signed', 'co', 'reviewed', 'author', 'from', 'cc', 'to', 'contact', 'assignee', 'reporter']);
+const MEETING = cueWords(['with']);
+const FORM_FIELD = cueWords(['name', 'nom']);
+const ANY_CUE = INTRODUCTION | SALUTATION | SIGN_OFF | HONORIFIC | TRAILER | MEETING | FORM_FIELD;
+/** A context with no cue word: the sign-off line `-- Name`. */
+const NO_CUE = 0;
+
 /**
  * Contexts where a capitalised word is a person's name: introductions, salutations,
  * sign-offs, honorifics and trailers. A name alone, with no such context, is left alone:
@@ -27,27 +44,20 @@ const NAME = String.raw`${WORD}(?:[ ](?:(?:van|von|de|da|di|del|der|le|la|du|bin
  * covers what is left.
  */
 const CONTEXTS: readonly Context[] = [
-  context(String.raw`\b(?:${anyCase("my name is|my name's|i am called|call me|je m'appelle|ich heiße|mein name ist")})\s+(${NAME})`),
-  context(String.raw`(?:^|[.!?]\s+)(?:${anyCase('dear|hi|hello|hey|hallo|bonjour|liebe|lieber|cher|chère')})\s+(${NAME})\s*[,!:]`, [',', '!', ':']),
+  context(String.raw`\b(?:${anyCase("my name is|my name's|i am called|call me|je m'appelle|ich heiße|mein name ist")})\s+(${NAME})`, INTRODUCTION),
+  context(String.raw`(?:^|[.!?]\s+)(?:${anyCase('dear|hi|hello|hey|hallo|bonjour|liebe|lieber|cher|chère')})\s+(${NAME})\s*[,!:]`, SALUTATION, [',', '!', ':']),
   context(
     String.raw`\b(?:${anyCase('best regards|kind regards|warm regards|best wishes|regards|best|cheers|thanks|thank you|sincerely|yours|mit freundlichen grüßen|viele grüße|cordialement|bien à vous')})\s*,\s*(?:-{1,2}\s*)?(${NAME})`,
+    SIGN_OFF,
     [','],
   ),
-  context(String.raw`\b(?:Mr|Mrs|Ms|Mx|Dr|Prof|Herr|Frau|Mme|Mlle)\.?\s+(${NAME})`),
-  context(String.raw`\b(?:${anyCase('signed-off-by|co-authored-by|reviewed-by|author|from|cc|to|contact|assignee|reporter')}):\s*(${NAME})`, [':']),
-  context(String.raw`^\s*--\s*(${NAME})\s*$`, ['--']),
-  context(String.raw`\b(?:${anyCase('chat|call|meeting|1:1|message|dm|lunch')}) with (${NAME})`, [' with ']),
+  context(String.raw`\b(?:Mr|Mrs|Ms|Mx|Dr|Prof|Herr|Frau|Mme|Mlle)\.?\s+(${NAME})`, HONORIFIC),
+  context(String.raw`\b(?:${anyCase('signed-off-by|co-authored-by|reviewed-by|author|from|cc|to|contact|assignee|reporter')}):\s*(${NAME})`, TRAILER, [':']),
+  context(String.raw`^\s*--\s*(${NAME})\s*$`, NO_CUE, ['--']),
+  context(String.raw`\b(?:${anyCase('chat|call|meeting|1:1|message|dm|lunch')}) with (${NAME})`, MEETING, [' with ']),
   // Form fields: a capitalised label and at least two names, so `name: Build` in YAML is left alone.
-  context(String.raw`^\s*(?:Name|Full name|Your name|First name|Last name|Vorname|Nachname|Nom|Prénom)\s*:\s*(${WORD}(?:[ ]${WORD}){1,2})`, [':']),
+  context(String.raw`^\s*(?:Name|Full name|Your name|First name|Last name|Vorname|Nachname|Nom|Prénom)\s*:\s*(${WORD}(?:[ ]${WORD}){1,2})`, FORM_FIELD, [':']),
 ];
-// A word every context above contains (keep in step with CONTEXTS): those of three letters or
-// more by their first three (the features' cue bit), the rest by a short pattern.
-const NAME_WORDS = cueWords([
-  ...['name', 'called', 'appelle', 'heisse', 'dear', 'hello', 'hey', 'hallo', 'bonjour', 'liebe', 'cher', 'regards', 'best', 'cheers'],
-  ...['thank', 'sincerely', 'yours', 'cordialement', 'bien', 'mrs', 'mme', 'mlle', 'prof', 'herr', 'frau', 'signed', 'authored'],
-  ...['reviewed', 'author', 'from', 'contact', 'assignee', 'reporter', 'with', 'nom'],
-]);
-const SHORT_NAME_CUE = /\b(?:hi|mr|ms|mx|dr|cc|to)\b|--|grüß/i;
 
 // Words that follow a salutation or a sign-off but name no one.
 const NOT_NAMES = new Set([
@@ -64,11 +74,14 @@ function includesAny(text: string, needles: readonly string[]): boolean {
 
 export const personName: Detector = {
   id: 'person-name',
-  version: 1,
+  // Version 2: "Chère …," is found (version 1 ruled it out before looking: the è hid the
+  // first three letters of "cher" from its cue words).
+  version: 2,
   describes: 'person names in obvious contexts: "my name is …", salutations ("Dear …", "Hi …,"), sign-offs ("Regards, …"), honorifics and commit trailers',
-  mayMatch: (features, text) => features.capitalised >= 1 && ((features.cues & NAME_WORDS) !== 0 || SHORT_NAME_CUE.test(text)),
-  find(text, found: Span[]) {
-    for (const { pattern, needs } of CONTEXTS) {
+  mayMatch: (features, text) => features.capitalised >= 1 && ((features.cues & ANY_CUE) !== 0 || text.includes('--')),
+  find(text, found: Span[], features) {
+    for (const { pattern, cue, needs } of CONTEXTS) {
+      if (cue !== NO_CUE && (features.cues & cue) === 0) continue;
       if (needs.length > 0 && !includesAny(text, needs)) continue;
       pattern.lastIndex = 0;
       for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {

@@ -14,7 +14,7 @@ class NothingRuledOut extends TextFeatures {
 
 function nothingRuledOut(text: string): TextFeatures {
   const features = new NothingRuledOut(text);
-  Object.assign(features, { digits: 1000, capitals: 1000, capitalised: 1000, at: true, colons: 1000, dots: 1000, brackets: true, longestRun: 1000, cues: 0xff });
+  Object.assign(features, { digits: 1000, capitals: 1000, capitalised: 1000, at: true, colons: 1000, dots: 1000, brackets: true, longestRun: 1000, cues: 0xffff });
   return features;
 }
 
@@ -68,5 +68,23 @@ describe('detector prefilters', () => {
       ['nothing to see here', false],
     ];
     for (const [text, expected] of cases) expect(secret.mayMatch(featuresOf(text), text)).toBe(expected);
+  });
+
+  it('finds two-letter cue words only where a word starts, and accented words by their ASCII start', () => {
+    const personName = DETECTORS['person-name'];
+    const cases: [text: string, mayMatch: boolean][] = [
+      ['Hi Anna, the build is green', true],
+      ['hi Anna', true],
+      ['Mr Smith', true],
+      ['cc: Lena Vogel', true],
+      ['Chère Marie, merci', true],
+      ['-- Ada', true],
+      ['this Ok', false],
+      ['Bugfix Release', false],
+      ['Xhi Anna', false],
+      ['Atoms Glide', false],
+      ['no capital after the cue: dear anna', false],
+    ];
+    for (const [text, expected] of cases) expect(personName.mayMatch(featuresOf(text), text), text).toBe(expected);
   });
 });
