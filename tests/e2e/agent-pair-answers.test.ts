@@ -131,7 +131,7 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-const CODE = 'AAAAAAAAAAAAAAAAAAAAAA';
+const CODE = '7K3M-Q9XD-4B2R-HN8C-W1FE';
 const other = generateSigningKeyPair();
 
 describe('a pairing answer the agent cannot check', () => {

@@ -12,10 +12,10 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateSigningKeyPair, randomId, toBase64Url } from '@candor/shared/crypto';
+import { generateSigningKeyPair, randomBytes, randomId, toBase64Url } from '@candor/shared/crypto';
 import { verifyParticipantSignature, verifyServerCountersignature } from '@candor/shared/consent';
 import { ConsentReceipt } from '@candor/shared/schemas/consent';
-import { AgentStatus } from '@candor/shared/schemas/control';
+import { AgentStatus, formatPairingCode, PAIRING_CODE_BYTES } from '@candor/shared/schemas/control';
 import { parseUnknown } from '@candor/shared/validation';
 import { PAIRING_FILE } from '../../agent/src/pair/record.ts';
 import { loadOrCreateServerKeys } from '../../server/src/keys/files.ts';
@@ -32,7 +32,7 @@ let dataDir: string;
 let server: PairingServer;
 let daemon: DaemonProcess;
 
-/** Runs `candor COMMAND --data-dir D ARGS…`; a pairing code goes after `--`, as it may begin with a dash. */
+/** Runs `candor COMMAND --data-dir D ARGS…`. */
 function candor(command: string, ...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
     execFile(process.execPath, [CANDOR, command, '--data-dir', dataDir, ...args], { encoding: 'utf8' }, (error, stdout, stderr) => {
@@ -88,22 +88,23 @@ afterAll(async () => {
 describe('candor pair refuses, and keeps nothing', () => {
   it('plain http to another machine, or an address that is not a URL, with exit code 2 before anything is sent', async () => {
     const before = await deviceState();
-    const code = 'A'.repeat(22);
-    expectOneLineError(await candor('pair', '--server', 'http://candor.example.org', '--study', STUDY, '--', code), 2, /refusing plain http to candor\.example\.org.*use https:\/\/candor\.example\.org/);
-    expectOneLineError(await candor('pair', '--server', 'candor.example.org', '--study', STUDY, '--', code), 2, /not a URL/);
-    expectOneLineError(await candor('pair', '--study', STUDY, code), 2, /candor pair --server URL --study STUDY -- CODE/);
+    const code = formatPairingCode(randomBytes(PAIRING_CODE_BYTES));
+    expectOneLineError(await candor('pair', '--server', 'http://candor.example.org', '--study', STUDY, code), 2, /refusing plain http to candor\.example\.org.*use https:\/\/candor\.example\.org/);
+    expectOneLineError(await candor('pair', '--server', 'candor.example.org', '--study', STUDY, code), 2, /not a URL/);
+    expectOneLineError(await candor('pair', '--study', STUDY, code), 2, /candor pair --server URL --study STUDY CODE/);
+    expectOneLineError(await candor('pair', '--server', server.url, '--study', STUDY, 'A'.repeat(22)), 2, /expected the pairing code the server showed, five groups of four letters and digits/);
     expect(await deviceState()).toEqual(before);
   });
 
   it('a server that does not answer, with exit code 5', async () => {
     const before = await deviceState();
-    const run = await candor('pair', '--server', `http://127.0.0.1:${String(await closedPort())}`, '--study', STUDY, '--', await server.pairingCode());
+    const run = await candor('pair', '--server', `http://127.0.0.1:${String(await closedPort())}`, '--study', STUDY, await server.pairingCode());
     expectOneLineError(run, 5, /could not reach the server at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\).*nothing was changed/);
     expect(await deviceState()).toEqual(before);
   });
 
   it.each([
-    ['a wrong code', () => Promise.resolve(randomId())],
+    ['a wrong code', () => Promise.resolve(formatPairingCode(randomBytes(PAIRING_CODE_BYTES)))],
     [
       'a code already used by another device',
       async () => {
@@ -124,7 +125,7 @@ describe('candor pair refuses, and keeps nothing', () => {
   ])('%s, with exit code 1', async (_, codeFor) => {
     const before = await deviceState();
     try {
-      const run = await candor('pair', '--server', server.url, '--study', STUDY, '--', await codeFor());
+      const run = await candor('pair', '--server', server.url, '--study', STUDY, await codeFor());
       expectOneLineError(run, 1, /does not accept this pairing code: it is wrong, already used, or expired/);
     } finally {
       server.setClockOffset(0);
@@ -140,7 +141,7 @@ describe('a paired agent', () => {
 
     // The key id as the organisation would publish it beside the code, so nothing is trusted on first use.
     const serverKey = loadOrCreateServerKeys(server.world.serverKeyFile).current;
-    const paired = await candor('pair', '--server', server.url, '--study', STUDY, '--server-key', server.serverKeyId, '--', await server.pairingCode());
+    const paired = await candor('pair', '--server', server.url, '--study', STUDY, '--server-key', server.serverKeyId, await server.pairingCode());
     expect(paired.code, paired.stderr).toBe(0);
     expect(paired.stdout).toContain(`Paired with ${server.url} for "${studyInput(STUDY).title}" (${STUDY} v1).`);
     expect(paired.stdout).toContain(serverKey.keyId);
@@ -182,6 +183,7 @@ describe('a paired agent', () => {
   it('refuses to pair the same study again, before the code is used', async () => {
     const before = await deviceState();
     const code = await server.pairingCode();
+    // `--` before the code, as older instructions said, still works.
     expectOneLineError(await candor('pair', '--server', server.url, '--study', STUDY, '--', code), 1, new RegExp(`already paired for ${STUDY} with ${server.url}; nothing was changed and the code was not used`));
     expect(await deviceState()).toEqual(before);
     // The code is still good for another device.

@@ -87,14 +87,14 @@ export const enrollCommand: CliCommand = {
 
 export const pairCommand: CliCommand = {
   summary: 'pair this agent with your Candor server for a study, with the one-time code it gave you',
-  usage: 'pair --server URL --study STUDY [--server-key KEYID] [--json] -- CODE',
+  usage: 'pair --server URL --study STUDY [--server-key KEYID] [--json] CODE',
   options: { server: { type: 'string' }, study: { type: 'string' }, 'server-key': { type: 'string' } },
   positionals: ['CODE'],
   run: async (context, { values, positionals }) => {
     const serverUrl = values.server;
     const studyId = values.study;
     if (typeof serverUrl !== 'string' || typeof studyId !== 'string') {
-      throw new CandorError('cli.usage', 'name the server and the study the code is for: candor pair --server URL --study STUDY -- CODE');
+      throw new CandorError('cli.usage', 'name the server and the study the code is for: candor pair --server URL --study STUDY CODE');
     }
     const serverKeyId = values['server-key'];
     const request = { serverUrl, studyId, code: positionals[0] ?? '', ...(typeof serverKeyId === 'string' ? { serverKeyId } : {}) };

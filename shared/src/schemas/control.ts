@@ -78,6 +78,50 @@ export const PendingWindow = z.strictObject({
 });
 export type PendingWindow = z.infer<typeof PendingWindow>;
 
+/** Crockford's base32: no I, L, O or U, so a code read aloud or copied by hand is not misread. */
+const PAIRING_CODE_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+/** 20 symbols of 5 bits each: 100 bits, enough that guessing within a code's 10 minutes is hopeless. */
+const PAIRING_CODE_SYMBOLS = 20;
+/** The random bytes formatPairingCode needs. */
+export const PAIRING_CODE_BYTES = Math.ceil((PAIRING_CODE_SYMBOLS * 5) / 8);
+const CANONICAL_PAIRING_CODE = new RegExp(`^[${PAIRING_CODE_ALPHABET}]{${String(PAIRING_CODE_SYMBOLS)}}$`);
+
+/**
+ * A one-time pairing code as shown to a participant: five groups of four symbols, e.g.
+ * `7K3M-Q9XD-4B2R-HN8C-W1FE`. It starts with a letter or a digit, so a shell command line
+ * never takes it for an option.
+ * @throws RangeError when `random` holds fewer than PAIRING_CODE_BYTES bytes.
+ */
+export function formatPairingCode(random: Uint8Array): string {
+  if (random.length < PAIRING_CODE_BYTES) throw new RangeError(`a pairing code needs ${String(PAIRING_CODE_BYTES)} random bytes`);
+  let code = '';
+  for (let index = 0; index < PAIRING_CODE_SYMBOLS; index += 1) {
+    // The 5 bits at `bit`, read from the two bytes they may straddle.
+    const bit = index * 5;
+    const byte = Math.floor(bit / 8);
+    const word = (random[byte] ?? 0) * 256 + (random[byte + 1] ?? 0);
+    const value = Math.floor(word / 2 ** (11 - (bit % 8))) % 32;
+    code += (index > 0 && index % 4 === 0 ? '-' : '') + PAIRING_CODE_ALPHABET.charAt(value);
+  }
+  return code;
+}
+
+/**
+ * The canonical form of a pairing code as a person typed it (what the server hashes), or null
+ * when it cannot be one: case does not matter, hyphens and spaces are ignored, and I or L read
+ * as 1 and O as 0, as Crockford's base32 decodes them.
+ */
+export function canonicalPairingCode(typed: string): string | null {
+  const symbols = typed.replace(/[\s-]/g, '').toUpperCase().replace(/[IL]/g, '1').replace(/O/g, '0');
+  return CANONICAL_PAIRING_CODE.test(symbols) ? symbols : null;
+}
+
+/** A pairing code as typed; compare and hash only its canonicalPairingCode. */
+export const PairingCode = z
+  .string()
+  .max(64)
+  .refine((typed) => canonicalPairingCode(typed) !== null, 'expected the pairing code the server showed, five groups of four letters and digits');
+
 /**
  * What `candor pair` asks of the agent: redeem a one-time pairing code at a Candor server for
  * the study the participant names. The agent checks the URL (https, or plain http only to
@@ -86,7 +130,7 @@ export type PendingWindow = z.infer<typeof PendingWindow>;
 export const PairParams = z.strictObject({
   serverUrl: z.string().min(1).max(2048),
   studyId: Slug,
-  code: z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'expected the 22-character pairing code the server showed'),
+  code: PairingCode,
   /** The server signing key's id as the organisation published it; pairing is refused if the server's differs. */
   serverKeyId: KeyId.optional(),
 });

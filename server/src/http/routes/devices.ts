@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { canonicalHash, contentHash, fromBase64Url, keyIdOf, randomBytes, toBase64Url } from '@candor/shared/crypto';
 import { countersignReceipt, verifyParticipantSignature } from '@candor/shared/consent';
 import { ConsentReceipt, Pseudonym } from '@candor/shared/schemas/consent';
+import { canonicalPairingCode, formatPairingCode, PAIRING_CODE_BYTES, PairingCode } from '@candor/shared/schemas/control';
+import { invariant } from '@candor/shared/errors';
 import { personIdOf } from '../../auth/permissions.ts';
 import { Base64Url, KeyId, Slug, UtcTimestamp } from '@candor/shared/schemas/primitives';
 import { captureScopeOf, StudyVersion } from '@candor/shared/schemas/study';
@@ -15,8 +17,9 @@ import { PublicKeyView, StudyParams } from '../schemas.ts';
 
 const PAIRING_CODE_MS = 10 * 60_000;
 
-function hashPairingCode(code: string): string {
-  return contentHash(`candor/pairing-code/v1\n${code}`);
+/** The stored form of a code: only its hash, over the canonical form, so any way of typing it matches. */
+function hashPairingCode(canonical: string): string {
+  return contentHash(`candor/pairing-code/v2\n${canonical}`);
 }
 
 export const DEVICE_ROUTES = [
@@ -28,9 +31,11 @@ export const DEVICE_ROUTES = [
     handler: ({ caller, services, params }) => {
       if (caller.kind !== 'person') throw new HttpError('auth.required', 'sign in first');
       if (services.store.findStudy(params.studyId)?.status !== 'open') throw notFound();
-      const code = toBase64Url(randomBytes(16));
+      const code = formatPairingCode(randomBytes(PAIRING_CODE_BYTES));
       const expiresAtMs = services.now().getTime() + PAIRING_CODE_MS;
-      services.store.insertPairingCode({ codeHash: hashPairingCode(code), userId: caller.user.id, studyId: params.studyId, expiresAtMs });
+      const canonical = canonicalPairingCode(code);
+      invariant(canonical !== null, 'a generated pairing code is canonical');
+      services.store.insertPairingCode({ codeHash: hashPairingCode(canonical), userId: caller.user.id, studyId: params.studyId, expiresAtMs });
       return { status: 201, body: { code, expiresAt: new Date(expiresAtMs).toISOString() } };
     },
   }),
@@ -40,7 +45,7 @@ export const DEVICE_ROUTES = [
     permission: { kind: 'public', reason: 'the one-time pairing code authenticates' },
     rateLimit: { max: 10, timeWindowMs: 60_000 },
     schema: {
-      body: z.strictObject({ code: z.string().regex(/^[A-Za-z0-9_-]{22}$/), devicePublicKey: Base64Url.length(43), pseudonym: Pseudonym }),
+      body: z.strictObject({ code: PairingCode, devicePublicKey: Base64Url.length(43), pseudonym: Pseudonym }),
       response: {
         201: z.strictObject({
           deviceKeyId: KeyId,
@@ -56,7 +61,9 @@ export const DEVICE_ROUTES = [
       const publicKey = fromBase64Url(body.devicePublicKey);
       // A refusal anywhere in here rolls the whole pairing back, the code's use included, so the agent can retry with it.
       const paired = services.store.transaction(() => {
-        const code = services.store.takePairingCode(hashPairingCode(body.code));
+        const canonical = canonicalPairingCode(body.code);
+        invariant(canonical !== null, 'the schema admits only pairing codes');
+        const code = services.store.takePairingCode(hashPairingCode(canonical));
         if (!code || code.expiresAtMs <= now.getTime()) throw new HttpError('pairing.invalid-code', 'the pairing code is wrong, used or expired');
         const study = services.store.findStudy(code.studyId);
         const version = study?.currentVersion == null ? undefined : services.store.findStudyVersion({ studyId: code.studyId, version: study.currentVersion });
