@@ -1,6 +1,6 @@
 import { DETECTOR_IDS, type DetectorId } from '@candor/shared/schemas/policy';
 import { email, phone } from './detectors/contact.ts';
-import { featuresOf, type Detector, type Span } from './detectors/detector.ts';
+import { featuresOf, type Detector, type Span, type TextFeatures } from './detectors/detector.ts';
 import { iban, paymentCard, usSsn } from './detectors/financial.ts';
 import { personName } from './detectors/names.ts';
 import { credentialUrl, ipAddress } from './detectors/network.ts';
@@ -37,12 +37,8 @@ export function detectorVersions(detectors: readonly Detector[]): { id: Detector
  */
 export function findSpans(text: string, detectors: readonly Detector[]): readonly Span[] {
   const features = featuresOf(text);
-  let found: Span[] | undefined;
-  for (const detector of detectors) {
-    if (!detector.mayMatch(features, text)) continue;
-    found ??= [];
-    detector.find(text, found, features);
-  }
+  const shipped = shippedDetectors(detectors);
+  const found = shipped === NOT_SHIPPED ? findEach(text, features, detectors) : findShipped(text, features, shipped);
   if (found === undefined || found.length === 0) return NOTHING_FOUND;
   if (found.length === 1) return found;
   sortSpans(found);
@@ -54,6 +50,71 @@ export function findSpans(text: string, detectors: readonly Detector[]): readonl
     else found[kept++] = span;
   }
   found.length = kept;
+  return found;
+}
+
+// Shipped detectors in Candor's order, as bits: a list of them, in that order, is run by
+// `findShipped`, which calls each detector from a call site of its own, so the engine can
+// inline its prefilter and search there. Through one call site that sees nine different
+// functions (`findEach`), a line of the corpus took about a tenth longer.
+const SHIPPED_ORDER: readonly Detector[] = DETECTOR_IDS.map((id) => DETECTORS[id]);
+/** Any other list: detectors that are not Candor's, or in another order. */
+const NOT_SHIPPED = -1;
+const shippedBits = new WeakMap<readonly Detector[], number>();
+
+function shippedDetectors(detectors: readonly Detector[]): number {
+  let bits = shippedBits.get(detectors);
+  if (bits === undefined) {
+    bits = 0;
+    let previous = -1;
+    for (const detector of detectors) {
+      const index = SHIPPED_ORDER.indexOf(detector);
+      if (index <= previous) {
+        bits = NOT_SHIPPED;
+        break;
+      }
+      bits |= 1 << index;
+      previous = index;
+    }
+    shippedBits.set(detectors, bits);
+  }
+  return bits;
+}
+
+const bitOf = (detector: Detector) => 1 << SHIPPED_ORDER.indexOf(detector);
+const EMAIL = bitOf(email);
+const PHONE = bitOf(phone);
+const PAYMENT_CARD = bitOf(paymentCard);
+const US_SSN = bitOf(usSsn);
+const IBAN = bitOf(iban);
+const IP_ADDRESS = bitOf(ipAddress);
+const CREDENTIAL_URL = bitOf(credentialUrl);
+const SECRET = bitOf(secret);
+const PERSON_NAME = bitOf(personName);
+
+/** What the shipped detectors in `shipped` find, in Candor's order; `undefined` when none may match. */
+function findShipped(text: string, features: TextFeatures, shipped: number): Span[] | undefined {
+  let found: Span[] | undefined;
+  if ((shipped & EMAIL) !== 0 && email.mayMatch(features, text)) email.find(text, (found ??= []), features);
+  if ((shipped & PHONE) !== 0 && phone.mayMatch(features, text)) phone.find(text, (found ??= []), features);
+  if ((shipped & PAYMENT_CARD) !== 0 && paymentCard.mayMatch(features, text)) paymentCard.find(text, (found ??= []), features);
+  if ((shipped & US_SSN) !== 0 && usSsn.mayMatch(features, text)) usSsn.find(text, (found ??= []), features);
+  if ((shipped & IBAN) !== 0 && iban.mayMatch(features, text)) iban.find(text, (found ??= []), features);
+  if ((shipped & IP_ADDRESS) !== 0 && ipAddress.mayMatch(features, text)) ipAddress.find(text, (found ??= []), features);
+  if ((shipped & CREDENTIAL_URL) !== 0 && credentialUrl.mayMatch(features, text)) credentialUrl.find(text, (found ??= []), features);
+  if ((shipped & SECRET) !== 0 && secret.mayMatch(features, text)) secret.find(text, (found ??= []), features);
+  if ((shipped & PERSON_NAME) !== 0 && personName.mayMatch(features, text)) personName.find(text, (found ??= []), features);
+  return found;
+}
+
+/** What `detectors` find, in their order; `undefined` when none may match. */
+function findEach(text: string, features: TextFeatures, detectors: readonly Detector[]): Span[] | undefined {
+  let found: Span[] | undefined;
+  for (const detector of detectors) {
+    if (!detector.mayMatch(features, text)) continue;
+    found ??= [];
+    detector.find(text, found, features);
+  }
   return found;
 }
 

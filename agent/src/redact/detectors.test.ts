@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DetectorId } from '@candor/shared/schemas/policy';
-import { DETECTORS, findSpans, replaceSpans } from './detect.ts';
+import { DETECTORS, findSpans, replaceSpans, type Detector } from './detect.ts';
 import { ibanValid, luhnValid } from './detectors/financial.ts';
 
 /** What one detector alone finds in `text`, as the matched substrings. */
@@ -191,6 +191,37 @@ describe('checksums', () => {
     ['GB82WEST12345698765433', false],
   ])('ibanValid(%s) is %s', (compact, valid) => {
     expect(ibanValid(compact)).toBe(valid);
+  });
+});
+
+describe('findSpans', () => {
+  const text = 'mail jane@example.com, key sk-proj-T3BlbkFJx9Qm2LpW7zR4vN8c, or call +1 415 555 0132';
+  const spansOf = (detectors: Detector[]) => findSpans(text, detectors).map((span) => `${span.detector}:${text.slice(span.start, span.end)}`);
+
+  /** A detector that finds the word "call", for these tests only. */
+  const wordCall = (id: DetectorId): Detector => ({
+    id,
+    version: 1,
+    describes: 'the word "call"',
+    mayMatch: (_features, line) => line.includes('call'),
+    find: (line, found) => {
+      const start = line.indexOf('call');
+      found.push({ detector: id, start, end: start + 4 });
+    },
+  });
+
+  it('finds the same in a list of detectors in another order, or with one that is not Candor\'s', () => {
+    const shipped = Object.values(DETECTORS);
+    const expected = ['email:jane@example.com', 'secret:sk-proj-T3BlbkFJx9Qm2LpW7zR4vN8c', 'phone:+1 415 555 0132'];
+    expect(spansOf(shipped)).toEqual(expected);
+    expect(spansOf([...shipped].reverse())).toEqual(expected);
+    expect(spansOf([...shipped.slice(0, -1), wordCall('person-name')])).toEqual([...expected.slice(0, 2), 'person-name:call', ...expected.slice(2)]);
+  });
+
+  it('names a joined span after the earlier detector of the list', () => {
+    const named = (detectors: Detector[]) => findSpans(text, detectors).map((span) => span.detector);
+    expect(named([wordCall('secret'), wordCall('person-name')])).toEqual(['secret']);
+    expect(named([wordCall('person-name'), wordCall('secret')])).toEqual(['person-name']);
   });
 });
 
