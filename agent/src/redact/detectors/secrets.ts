@@ -38,6 +38,21 @@ const ANY_KNOWN_FORMAT_BUT_AZURE = new RegExp(
   KNOWN_FORMATS.filter((pattern) => !pattern.source.includes(AZURE_MARK)).map((pattern) => pattern.source).join('|'),
   'g',
 );
+// Every format but the Azure client secret and PEM armour opens with a vendor prefix: these are
+// their first letters (keep in step with KNOWN_FORMATS), the two-letter ones where a word
+// starts, as the formats' `\b` puts them. A line with none of them, no `Q~` and no `-----`
+// holds no known format, and most lines with a long run of key characters (paths, hashes,
+// URLs) are ruled out by this before the alternation runs.
+const KNOWN_PREFIX_CUE = cueWords([
+  ...['akia', 'asia', 'abia', 'acca', 'agpa', 'aida', 'aroa', 'anpa', 'anva', 'aipa'], // AWS
+  ...['aiza', 'ya', 'gocspx'], // Google
+  ...['ghp', 'gho', 'ghu', 'ghs', 'ghr', 'github'], // GitHub
+  ...['glpat', 'gldt', 'glrt', 'glptt', 'glft', 'glimt', 'glagent', 'gloas', 'glcbt', 'gr'], // GitLab
+  ...['xox', 'xapp', 'hooks'], // Slack
+  ...['sk', 'rk', 'npm', 'pypi', 'hf', 'sg', 'eyj'], // Anthropic, OpenAI, Stripe, npm, PyPI, Hugging Face, SendGrid, JWTs
+  ...['accountkey', 'sharedaccesskey'], // Azure connection strings
+]);
+const PEM_MARK = '-----';
 // Each labelled, spoken, command-line and bearer pattern below contains one of its family's
 // words, so the features' cue bits tell which patterns a line can match. Most text has none.
 const LABEL_CUE = cueWords(['pass', 'pwd', 'secret', 'token', 'key', 'credential', 'bearer']);
@@ -227,10 +242,13 @@ export const secret: Detector = {
   version: 1,
   describes:
     'secrets: AWS, Google, Azure, GitHub, GitLab, Slack, OpenAI, Anthropic, Stripe, npm, PyPI and Hugging Face key formats, JWTs, PEM private keys, values after password=/secret=/token= and "my password is", bearer tokens, and long generated-looking values',
-  mayMatch: (features, text) => features.longestRun >= 15 || (features.cues & ANY_CUE) !== 0 || text.includes('-----'),
+  mayMatch: (features, text) => features.longestRun >= 15 || (features.cues & ANY_CUE) !== 0 || text.includes(PEM_MARK),
   find(text, found, features) {
-    const longValue = features.longestRun >= 15 || text.includes('-----');
-    if (longValue) collect('secret', text.includes(AZURE_MARK) ? ANY_KNOWN_FORMAT : ANY_KNOWN_FORMAT_BUT_AZURE, text, found);
+    // Every known format but PEM armour is a run of at least 15 key characters.
+    const azure = text.includes(AZURE_MARK);
+    if ((features.longestRun >= 15 && (azure || (features.cues & KNOWN_PREFIX_CUE) !== 0)) || text.includes(PEM_MARK)) {
+      collect('secret', azure ? ANY_KNOWN_FORMAT : ANY_KNOWN_FORMAT_BUT_AZURE, text, found);
+    }
     const families = features.cues & ANY_CUE;
     // `--password` and `sshpass` contain "pass"; the spoken "password is", "passcode is" and
     // "PIN is" contain "pass" or "pin".
