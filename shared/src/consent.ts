@@ -4,7 +4,7 @@
  * receipt including the participant's signature.
  */
 import { canonicalJson, utf8 } from './encoding.ts';
-import { canonicalHash, fromBase64Url, sign, toBase64Url, verifySignature, type SigningKeyPair } from './crypto.ts';
+import { canonicalHash, fromBase64Url, keyIdOf, sign, toBase64Url, verifySignature, type SigningKeyPair } from './crypto.ts';
 import type { ConsentReceipt } from './schemas/consent.ts';
 
 export type UnsignedReceipt = Omit<ConsentReceipt, 'integrity'> & {
@@ -45,4 +45,37 @@ export function verifyServerCountersignature(receipt: ConsentReceipt, serverPubl
 /** The hash the next receipt in a participant's chain carries as `previousReceiptHash`. */
 export function receiptHash(receipt: ConsentReceipt): string {
   return canonicalHash(receipt);
+}
+
+/**
+ * A paired device asking which version of its study the server offers now
+ * (`POST /api/v1/devices/study`), so that a new version stops capture until the participant
+ * consents again. The device signs the request with its study-scoped key; the server signs
+ * the answer, which repeats the request's nonce, with the key the agent pinned at pairing.
+ */
+export type StudyCheckRequest = { deviceKeyId: string; studyId: string; requestedAt: string; nonce: string };
+export type SignedStudyCheck = { request: StudyCheckRequest; signature: string };
+export type SignedStudyAnswer<Answer> = { answer: Answer; signature: string };
+
+const STUDY_CHECK_DOMAIN = 'candor/study-check/device/v1\n';
+const STUDY_ANSWER_DOMAIN = 'candor/study-check/server/v1\n';
+
+export function signStudyCheck(request: StudyCheckRequest, device: SigningKeyPair): SignedStudyCheck {
+  return { request, signature: toBase64Url(sign(utf8(STUDY_CHECK_DOMAIN + canonicalJson(request)), device.secretKey)) };
+}
+
+/** Is this request signed by the device key it names? */
+export function studyCheckVerifies(signed: SignedStudyCheck, devicePublicKey: Uint8Array): boolean {
+  return (
+    keyIdOf(devicePublicKey) === signed.request.deviceKeyId &&
+    verifySignature(fromBase64Url(signed.signature), utf8(STUDY_CHECK_DOMAIN + canonicalJson(signed.request)), devicePublicKey)
+  );
+}
+
+export function signStudyAnswer<Answer>(answer: Answer, server: SigningKeyPair): SignedStudyAnswer<Answer> {
+  return { answer, signature: toBase64Url(sign(utf8(STUDY_ANSWER_DOMAIN + canonicalJson(answer)), server.secretKey)) };
+}
+
+export function studyAnswerVerifies(signed: SignedStudyAnswer<unknown>, serverPublicKey: Uint8Array): boolean {
+  return verifySignature(fromBase64Url(signed.signature), utf8(STUDY_ANSWER_DOMAIN + canonicalJson(signed.answer)), serverPublicKey);
 }

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countersignReceipt } from '@candor/shared/consent';
+import { countersignReceipt, signStudyAnswer } from '@candor/shared/consent';
 import { generateSealingKeyPair, generateSigningKeyPair, keyIdOf, toBase64Url, type SigningKeyPair } from '@candor/shared/crypto';
 import { CandorError } from '@candor/shared/errors';
 import { ConsentReceipt } from '@candor/shared/schemas/consent';
@@ -302,5 +302,62 @@ describe('what pairing keeps', () => {
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('an answer about the current study version the agent cannot check', () => {
+  let dataDir: string;
+  let checking: RunningDaemon;
+  let checkingClient: ControlClient;
+  const v2 = { ...study, version: 2, title: `${study.title}, narrower` };
+
+  /** The honest answer to a study check, with `change` applied before the server key signs it. */
+  const studyAnswer = (request: unknown, change: (answer: Record<string, unknown>) => Record<string, unknown>, by: SigningKeyPair = serverKey): Answer => {
+    const { request: asked } = request as { request: { nonce: string; deviceKeyId: string; studyId: string } };
+    const answer = change({ nonce: asked.nonce, deviceKeyId: asked.deviceKeyId, studyId: asked.studyId, study: v2, aggregatorKey: view(studyKey), serverKeyId: serverKey.keyId, answeredAt: new Date().toISOString() });
+    return json(200, signStudyAnswer(answer, by));
+  };
+
+  const offered = async (): Promise<unknown> => ({ studies: await checkingClient.call('studies', {}), pairing: readFileSync(join(dataDir, PAIRING_FILE)).toString('base64') });
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'candor-study-check-'));
+    routes.set('/api/v1/devices/study', () => json(404, { error: { code: 'not-found' } }));
+    checking = await startDaemon({ dataDir, source: { kind: 'replay', file: CODING }, log: pino({ level: 'silent' }), catalogRefreshMs: 3_600_000 });
+    checkingClient = await ControlClient.connect({ socketPath: checking.socketPath, timeoutMs: 30_000 });
+    routes.set('/api/v1/devices/pair', (request) => pairAnswer(request));
+    await checkingClient.call('pair', { serverUrl: url, studyId: STUDY, code: CODE, serverKeyId: serverKey.keyId });
+  });
+  afterAll(async () => {
+    checkingClient.close();
+    await checking.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it.each<[string, Route]>([
+    ['signed by another key', (request) => studyAnswer(request, (answer) => answer, other)],
+    ['naming another server key', (request) => studyAnswer(request, (answer) => ({ ...answer, serverKeyId: other.keyId }))],
+    ['answering another request (nonce)', (request) => studyAnswer(request, (answer) => ({ ...answer, nonce: 'B'.repeat(22) }))],
+    ['for another device key', (request) => studyAnswer(request, (answer) => ({ ...answer, deviceKeyId: other.keyId }))],
+    ['about another study', (request) => studyAnswer(request, (answer) => ({ ...answer, studyId: 'another-study', study: { ...v2, studyId: 'another-study' } }))],
+    ['offering an older version', (request) => studyAnswer(request, (answer) => ({ ...answer, study: { ...study, version: 0 } }))],
+    ['changing the version it paired with', (request) => studyAnswer(request, (answer) => ({ ...answer, study: { ...study, title: 'rewritten' } }))],
+    ['with a study outside the schema', (request) => studyAnswer(request, (answer) => ({ ...answer, study: { ...v2, upload: 'everything' } }))],
+  ])('%s changes nothing', async (_, route) => {
+    let asked = false;
+    routes.set('/api/v1/devices/study', (request) => {
+      asked = true;
+      return route(request);
+    });
+    const before = await offered();
+    await checking.agent.checkServer();
+    expect(asked).toBe(true);
+    expect(await offered()).toEqual(before);
+  });
+
+  it('offers the new version when the pinned server key signed an answer to this request (the control)', async () => {
+    routes.set('/api/v1/devices/study', (request) => studyAnswer(request, (answer) => answer));
+    await checking.agent.checkServer();
+    expect(await checkingClient.call('studies', {})).toEqual([{ studyId: STUDY, version: 2, title: v2.title, enrolled: false }]);
   });
 });

@@ -37,6 +37,9 @@ export type PairingServer = {
   readonly url: string;
   readonly studyId: string;
   readonly participant: Session;
+  /** The study's researcher and the reviewer who approves its versions. */
+  readonly researcher: Session;
+  readonly reviewer: Session;
   /** The server's signing key id, as an organisation would publish it beside the code. */
   readonly serverKeyId: string;
   /** The HTTP status of every ingest request the server answered (or would have). */
@@ -93,6 +96,8 @@ export async function startPairingServer(studyId: string): Promise<PairingServer
     url,
     studyId,
     participant,
+    researcher,
+    reviewer,
     serverKeyId: loadOrCreateServerKeys(world.serverKeyFile).current.keyId,
     ingestStatuses,
     async pairingCode() {

@@ -20,6 +20,11 @@ import * as machine from '../session/machine.ts';
 import type { Clock } from './clock.ts';
 import type { Collector } from './collector.ts';
 
+/** `status` and `studies` ask the server about new study versions at most this often… */
+const STATUS_CHECK_EVERY_MS = 5_000;
+/** …and answer from what the agent knows if the server has not answered within this. */
+const STATUS_CHECK_WAIT_MS = 3_000;
+
 /** A handler that waits on the network (pair, enroll in a paired study) answers with a promise. */
 export type AgentHandlers = {
   [M in Exclude<ControlMethod, 'subscribe'>]: (params: z.output<(typeof CONTROL_METHODS)[M]['params']>) => ControlResult<M> | Promise<ControlResult<M>>;
@@ -34,6 +39,12 @@ export type Agent = {
   mayUpload(studyId: string): boolean;
   /** Re-reads the study catalog and applies what time and new versions demand. */
   refresh(): void;
+  /**
+   * Asks the server which version of each paired study is current; a newer one is kept and
+   * stops capture until the participant consents to it. Failures are logged, never thrown:
+   * the agent goes on with what it knows. Resolves when the check is done.
+   */
+  checkServer(): Promise<void>;
   /** Removes the hook and releases keys; the journal keeps the state for the next start. */
   close(): void;
 };
@@ -134,6 +145,37 @@ export function createAgent({ dataDir, catalog, source, collector, clock, log, b
         `this agent holds consent or windows for ${studyId} from a study file (the offline demo), which must not mix with the server's study; run the agent with another --data-dir to pair`,
       );
     }
+  };
+
+  // One check at a time; status and studies ask again only once the last one is a few seconds old.
+  let checking: Promise<void> | null = null;
+  let lastCheckAt = -Infinity;
+  const checkServer = (): Promise<void> => {
+    if (checking) return checking;
+    lastCheckAt = clock.now();
+    const run = exclusive(async () => {
+      const changed = await pairing.checkStudies((studyId) => collector.isWithdrawn(studyId));
+      if (changed.length === 0) return;
+      const target = pairing.uploadTarget();
+      if (target) collector.uploadTo(target);
+      log.info({ event: 'study.new-version', studies: changed }, 'the server offers a new study version');
+      refresh();
+    })
+      .catch((error: unknown) => {
+        log.warn({ event: 'study.check-failed', code: error instanceof CandorError ? error.code : error instanceof Error ? error.name : 'unknown' }, 'could not ask the server for the current study versions');
+      })
+      .finally(() => {
+        checking = null;
+      });
+    checking = run;
+    return run;
+  };
+  /** Answers from what is known if the server is slow: status must never hang on the network. */
+  const checkBriefly = async (): Promise<void> => {
+    if (!pairing.uploadTarget() || clock.now() - lastCheckAt < STATUS_CHECK_EVERY_MS) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([checkServer(), new Promise<void>((resolve) => (timer = setTimeout(resolve, STATUS_CHECK_WAIT_MS)))]);
+    clearTimeout(timer);
   };
 
   const aggregatorKeyIdOf = (studyId: string): string => pairing.study(studyId)?.aggregatorKey.keyId ?? UNPAIRED_AGGREGATOR_KEY_ID;
@@ -239,11 +281,13 @@ export function createAgent({ dataDir, catalog, source, collector, clock, log, b
   };
 
   const handlers: AgentHandlers = {
-    status: () => {
+    status: async () => {
+      await checkBriefly();
       refresh();
       return status();
     },
-    studies: () => {
+    studies: async () => {
+      await checkBriefly();
       loadStudies();
       const enrolled = journal.snapshot.state === 'not-enrolled' ? null : journal.snapshot.enrollment;
       return studies.map((study) => ({
@@ -320,6 +364,7 @@ export function createAgent({ dataDir, catalog, source, collector, clock, log, b
     handlers,
     status,
     refresh,
+    checkServer,
     mayUpload(studyId) {
       const { snapshot } = journal;
       if (snapshot.state === 'not-enrolled' || snapshot.enrollment.studyId !== studyId) return false;

@@ -139,6 +139,11 @@ export class Collector {
     return this.#store.deviceKey(studyId);
   }
 
+  /** Whether the participant withdrew from the study on this device (its keys are gone). */
+  isWithdrawn(studyId: string): boolean {
+    return this.#store.isWithdrawn(studyId);
+  }
+
   /** Destroys the study's device key (a pairing that did not complete); the next one is fresh. */
   discardDeviceKey(studyId: string): void {
     this.#store.discardDeviceKey(studyId);

@@ -39,7 +39,11 @@ export type DaemonOptions = {
   closeWindowsEveryMs?: number;
   /** How often study files are re-read, so a new version stops capture without a command. */
   catalogRefreshMs?: number;
+  /** How often a paired agent asks its server for the current study versions. */
+  studyCheckMs?: number;
 };
+
+const DEFAULT_STUDY_CHECK_MS = 10 * 60_000;
 
 export type RunningDaemon = {
   agent: Agent;
@@ -109,6 +113,13 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     running.refresh();
   }, options.catalogRefreshMs ?? 30_000);
   refresher.unref();
+  // Once paired, a new version approved on the server stops capture within this period, even
+  // when nobody runs a command.
+  const checker = setInterval(() => {
+    void running.checkServer();
+  }, options.studyCheckMs ?? DEFAULT_STUDY_CHECK_MS);
+  checker.unref();
+  void running.checkServer();
   log.info({ source: source.kind, socket: paths.socketPath, server: collector.storage().uploadsTo, keys: collector.storage().keyBackend.kind }, 'agent listening');
   return {
     agent: running,
@@ -121,6 +132,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     source,
     async close() {
       clearInterval(refresher);
+      clearInterval(checker);
       unsubscribe();
       running.close();
       await server.close();

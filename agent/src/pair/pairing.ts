@@ -5,14 +5,14 @@
  * the same receipt, countersigned by the pinned server key. Either way a refusal keeps nothing.
  */
 import { canonicalJson } from '@candor/shared/encoding';
-import { fromBase64Url, toBase64Url, wipe, type SigningKeyPair } from '@candor/shared/crypto';
-import { verifyServerCountersignature } from '@candor/shared/consent';
+import { fromBase64Url, randomId, toBase64Url, wipe, type SigningKeyPair } from '@candor/shared/crypto';
+import { signStudyCheck, studyAnswerVerifies, verifyServerCountersignature } from '@candor/shared/consent';
 import { CandorError } from '@candor/shared/errors';
 import type { ConsentReceipt } from '@candor/shared/schemas/consent';
 import type { PairingResult } from '@candor/shared/schemas/control';
 import type { StudyVersion } from '@candor/shared/schemas/study';
 import { readPairingRecord, writePairingRecord, PAIRING_SECRET_SLOT, type PairedStudy, type PairingRecord } from './record.ts';
-import { checkServerUrl, fetchServerKeyId, redeemPairingCode, submitConsentReceipt } from './server-api.ts';
+import { checkServerUrl, fetchServerKeyId, fetchStudyVersion, redeemPairingCode, submitConsentReceipt } from './server-api.ts';
 
 /** Where uploads go and the keys that go with it. */
 export type UploadTarget = {
@@ -58,6 +58,15 @@ export type Pairing = {
    * submitConsentReceipt's errors.
    */
   countersign(studyId: string, receipt: ConsentReceipt): Promise<ConsentReceipt>;
+  /**
+   * Asks the server which version of each paired study it offers now, signed with the
+   * study's device key, and keeps a newer version (and a new sealing key) only from an answer
+   * to this request signed by the pinned server key. `skip` names studies not to ask about
+   * (withdrawn: their device key is gone). Resolves with the studies whose version changed.
+   * @throws CandorError the server-api errors, `server.protocol` for an answer that does not
+   * verify or offers an older version, `pairing.write-failed`; nothing is kept then.
+   */
+  checkStudies(skip: (studyId: string) => boolean): Promise<string[]>;
 };
 
 /** @throws CandorError `pair.server-key-mismatch` or `pair.server-key-changed`. */
@@ -144,6 +153,42 @@ export function openPairing(options: PairingOptions): Pairing {
         if (!record?.studies.some((paired) => paired.study.studyId === studyId)) options.discardDeviceKey(studyId);
         throw error;
       }
+    },
+    async checkStudies(skip) {
+      const changed: string[] = [];
+      for (const paired of record?.studies ?? []) {
+        const studyId = paired.study.studyId;
+        if (skip(studyId)) continue;
+        const current = record;
+        if (!current) break;
+        const device = options.deviceKey(studyId);
+        const request = { deviceKeyId: device.keyId, studyId, requestedAt: new Date(options.now()).toISOString(), nonce: randomId() };
+        const signed = signStudyCheck(request, device);
+        wipe(device.secretKey);
+        const { answer, signature } = await fetchStudyVersion(current.serverUrl, signed);
+        const answers =
+          answer.nonce === request.nonce &&
+          answer.deviceKeyId === request.deviceKeyId &&
+          answer.studyId === studyId &&
+          answer.study.studyId === studyId &&
+          answer.serverKeyId === current.serverKey.keyId &&
+          studyAnswerVerifies({ answer, signature }, fromBase64Url(current.serverKey.publicKey));
+        if (!answers) throw new CandorError('server.protocol', `${current.serverUrl} answered the study check without the pinned server key's signature over this request; nothing was kept`);
+        // Versions are immutable: the same number with other content, or an older one, is not the server's study.
+        const sameVersion = answer.study.version === paired.study.version;
+        if (answer.study.version < paired.study.version || (sameVersion && canonicalJson(answer.study) !== canonicalJson(paired.study))) {
+          throw new CandorError('server.protocol', `${current.serverUrl} offers ${studyId} v${String(answer.study.version)}, which contradicts the v${String(paired.study.version)} this agent was given; nothing was kept`);
+        }
+        if (sameVersion && answer.aggregatorKey.keyId === paired.aggregatorKey.keyId) continue;
+        const next: PairingRecord = {
+          ...current,
+          studies: current.studies.map((kept) => (kept.study.studyId === studyId ? { ...kept, study: answer.study, aggregatorKey: answer.aggregatorKey } : kept)),
+        };
+        writePairingRecord(options.dataDir, secret, next);
+        record = next;
+        if (!sameVersion) changed.push(studyId);
+      }
+      return changed;
     },
     async countersign(studyId, receipt) {
       if (!record?.studies.some((paired) => paired.study.studyId === studyId)) {

@@ -1,12 +1,12 @@
 /** Pairing a device key with a participant's account, and consent receipts countersigned by the server. */
 import { z } from 'zod';
 import { canonicalHash, contentHash, fromBase64Url, keyIdOf, randomBytes, toBase64Url } from '@candor/shared/crypto';
-import { countersignReceipt, verifyParticipantSignature } from '@candor/shared/consent';
+import { countersignReceipt, signStudyAnswer, studyCheckVerifies, verifyParticipantSignature } from '@candor/shared/consent';
 import { ConsentReceipt, Pseudonym } from '@candor/shared/schemas/consent';
 import { canonicalPairingCode, formatPairingCode, PAIRING_CODE_BYTES, PairingCode } from '@candor/shared/schemas/control';
 import { invariant } from '@candor/shared/errors';
 import { personIdOf } from '../../auth/permissions.ts';
-import { Base64Url, KeyId, Slug, UtcTimestamp } from '@candor/shared/schemas/primitives';
+import { Base64Url, KeyId, RandomId, Slug, UtcTimestamp } from '@candor/shared/schemas/primitives';
 import { captureScopeOf, StudyVersion } from '@candor/shared/schemas/study';
 import { studyOfRow } from '../../db/store.ts';
 import { parseUnknown } from '@candor/shared/validation';
@@ -16,6 +16,27 @@ import { defineRoute } from '../route.ts';
 import { PublicKeyView, StudyParams } from '../schemas.ts';
 
 const PAIRING_CODE_MS = 10 * 60_000;
+
+/** How far a device's clock may be from the server's before its study check is refused as stale. */
+const STUDY_CHECK_SKEW_MS = 5 * 60_000;
+
+const SignedStudyCheck = z.strictObject({
+  request: z.strictObject({ deviceKeyId: KeyId, studyId: Slug, requestedAt: UtcTimestamp, nonce: RandomId }),
+  signature: Base64Url.length(86),
+});
+
+const SignedStudyAnswer = z.strictObject({
+  answer: z.strictObject({
+    nonce: RandomId,
+    deviceKeyId: KeyId,
+    studyId: Slug,
+    study: StudyVersion,
+    aggregatorKey: PublicKeyView,
+    serverKeyId: KeyId,
+    answeredAt: UtcTimestamp,
+  }),
+  signature: Base64Url.length(86),
+});
 
 /** The stored form of a code: only its hash, over the canonical form, so any way of typing it matches. */
 function hashPairingCode(canonical: string): string {
@@ -142,6 +163,40 @@ export const DEVICE_ROUTES = [
         );
       });
       return { status: 201, body: { receipt: countersigned } };
+    },
+  }),
+  defineRoute({
+    method: 'POST',
+    url: '/api/v1/devices/study',
+    // A read, but only for the device itself: the signature proves which device asks.
+    permission: { kind: 'device', reason: 'the request is signed by a paired device key' },
+    rateLimit: { max: 30, timeWindowMs: 60_000 },
+    bodyLimit: 4 * 1024,
+    schema: { body: SignedStudyCheck, response: { 200: SignedStudyAnswer } },
+    handler: ({ services, body }) => {
+      const now = services.now();
+      const { request } = body;
+      const device = services.store.findDevice(request.deviceKeyId);
+      if (!device || !studyCheckVerifies(body, device.publicKey)) throw new HttpError('auth.forbidden', 'the request is not signed by a paired device');
+      if (Math.abs(Date.parse(request.requestedAt) - now.getTime()) > STUDY_CHECK_SKEW_MS) {
+        throw new HttpError('auth.forbidden', 'the request is stale or dated in the future; check the device clock');
+      }
+      if (request.studyId !== device.studyId) throw notFound();
+      const study = services.store.findStudy(device.studyId);
+      const version = study?.currentVersion == null ? undefined : services.store.findStudyVersion({ studyId: device.studyId, version: study.currentVersion });
+      const aggregatorKey = services.store.aggregator.available() ? services.store.aggregator.currentStudyKey(device.studyId) : undefined;
+      if (!version || !aggregatorKey) throw new HttpError('aggregator.unavailable', 'the study has no sealing key yet; try again shortly');
+      const server = services.serverKeys().current;
+      const answer = {
+        nonce: request.nonce,
+        deviceKeyId: device.keyId,
+        studyId: device.studyId,
+        study: studyOfRow(version),
+        aggregatorKey: { keyId: aggregatorKey.keyId, publicKey: toBase64Url(aggregatorKey.publicKey) },
+        serverKeyId: server.keyId,
+        answeredAt: now.toISOString(),
+      };
+      return { status: 200, body: signStudyAnswer(answer, server) };
     },
   }),
   defineRoute({
