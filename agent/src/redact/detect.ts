@@ -23,7 +23,7 @@ export const DETECTORS: Readonly<Record<DetectorId, Detector>> = {
 
 /** The detectors a policy runs, in Candor's fixed order (so manifests compare equal). */
 export function detectorsFor(ids: readonly DetectorId[]): readonly Detector[] {
-  return DETECTOR_IDS.filter((id) => ids.includes(id)).map((id) => DETECTORS[id]);
+  return Object.freeze(DETECTOR_IDS.filter((id) => ids.includes(id)).map((id) => DETECTORS[id]));
 }
 
 /** The manifest's `detectors` field: which detectors ran, at which versions. */
@@ -49,7 +49,8 @@ export function findSpans(text: string, detectors: readonly Detector[]): readonl
     if (last !== undefined && span.start <= last.end) last.end = Math.max(last.end, span.end);
     else found[kept++] = span;
   }
-  found.length = kept;
+  // Shortening an array costs more than the test.
+  if (kept < found.length) found.length = kept;
   return found;
 }
 
@@ -60,10 +61,16 @@ export function findSpans(text: string, detectors: readonly Detector[]): readonl
 const SHIPPED_ORDER: readonly Detector[] = DETECTOR_IDS.map((id) => DETECTORS[id]);
 /** Any other list: detectors that are not Candor's, or in another order. */
 const NOT_SHIPPED = -1;
+// Answers for frozen lists (as `detectorsFor` returns), which cannot change afterwards; a
+// policy's list is asked about on every line, so the last answer is also kept at hand.
 const shippedBits = new WeakMap<readonly Detector[], number>();
+let lastList: readonly Detector[] | undefined;
+let lastBits = NOT_SHIPPED;
 
 function shippedDetectors(detectors: readonly Detector[]): number {
-  let bits = shippedBits.get(detectors);
+  if (detectors === lastList) return lastBits;
+  const frozen = Object.isFrozen(detectors);
+  let bits = frozen ? shippedBits.get(detectors) : undefined;
   if (bits === undefined) {
     bits = 0;
     let previous = -1;
@@ -76,7 +83,11 @@ function shippedDetectors(detectors: readonly Detector[]): number {
       bits |= 1 << index;
       previous = index;
     }
-    shippedBits.set(detectors, bits);
+    if (frozen) shippedBits.set(detectors, bits);
+  }
+  if (frozen) {
+    lastList = detectors;
+    lastBits = bits;
   }
   return bits;
 }

@@ -1,4 +1,4 @@
-import { collect, cueWords, entropyOf, type Detector, type Span } from './detector.ts';
+import { collect, cueWords, entropyOf, type Detector, type Span, type TextFeatures } from './detector.ts';
 
 /**
  * Known key and token formats, each anchored on a vendor prefix so that ordinary words and
@@ -38,11 +38,11 @@ const ANY_KNOWN_FORMAT_BUT_AZURE = new RegExp(
   KNOWN_FORMATS.filter((pattern) => !pattern.source.includes(AZURE_MARK)).map((pattern) => pattern.source).join('|'),
   'g',
 );
-// Every format but the Azure client secret and PEM armour opens with a vendor prefix: these are
-// their first letters (keep in step with KNOWN_FORMATS), the two-letter ones where a word
-// starts, as the formats' `\b` puts them. A line with none of them, no `Q~` and no `-----`
-// holds no known format, and most lines with a long run of key characters (paths, hashes,
-// URLs) are ruled out by this before the alternation runs.
+// Every format but the Azure client secret opens with a vendor prefix or PEM armour's BEGIN:
+// these are their first letters (keep in step with KNOWN_FORMATS), the two-letter ones where
+// a word starts, as the formats' `\b` puts them. A line with none of them and no `Q~` holds no
+// known format, and most lines with a long run of key characters (paths, hashes, URLs) are
+// ruled out by this before the alternation runs.
 const KNOWN_PREFIX_CUE = cueWords([
   ...['akia', 'asia', 'abia', 'acca', 'agpa', 'aida', 'aroa', 'anpa', 'anva', 'aipa'], // AWS
   ...['aiza', 'ya', 'gocspx'], // Google
@@ -51,8 +51,10 @@ const KNOWN_PREFIX_CUE = cueWords([
   ...['xox', 'xapp', 'hooks'], // Slack
   ...['sk', 'rk', 'npm', 'pypi', 'hf', 'sg', 'eyj'], // Anthropic, OpenAI, Stripe, npm, PyPI, Hugging Face, SendGrid, JWTs
   ...['accountkey', 'sharedaccesskey'], // Azure connection strings
+  'begin', // PEM
 ]);
 const PEM_MARK = '-----';
+const mayHoldPem = (features: TextFeatures, text: string) => (features.cues & KNOWN_PREFIX_CUE) !== 0 && text.includes(PEM_MARK);
 // Each labelled, spoken, command-line and bearer pattern below contains one of its family's
 // words, so the features' cue bits tell which patterns a line can match. Most text has none.
 const LABEL_CUE = cueWords(['pass', 'pwd', 'secret', 'token', 'key', 'credential', 'bearer']);
@@ -163,24 +165,29 @@ function isCovered(found: readonly Span[], start: number, end: number): boolean 
 
 /**
  * Calls `visit` with the start and end of each match of the long-value pattern above, in
- * order, scanning runs of characters instead of trying the pattern at every position.
- * Exported for the equivalence test.
+ * order, measuring runs of characters instead of trying the pattern at every position. A run
+ * of 32 or more covers one of any 32 positions in a row, so only every 32nd character is
+ * looked at until one is inside a run. Exported for the equivalence test.
  */
 export function eachLongValue<T>(text: string, into: T, visit: (text: string, into: T, start: number, end: number) => void): void {
-  let start = 0;
-  while (start < text.length) {
-    if (!isValueCharacter(text.charCodeAt(start))) {
-      start += 1;
+  const length = text.length;
+  // Where the next run that can be long enough is looked for: one character past the last run
+  // measured (or before the text) plus 32 covers every run beginning after it.
+  for (let probe = LONG_VALUE_LENGTH - 1; probe < length; ) {
+    if (!isValueCharacter(text.charCodeAt(probe))) {
+      probe += LONG_VALUE_LENGTH;
       continue;
     }
-    let end = start + 1;
-    while (end < text.length && isValueCharacter(text.charCodeAt(end))) end += 1;
+    let start = probe;
+    while (start > 0 && isValueCharacter(text.charCodeAt(start - 1))) start -= 1;
+    let end = probe + 1;
+    while (end < length && isValueCharacter(text.charCodeAt(end))) end += 1;
     let padded = end;
-    while (padded < text.length && text.charCodeAt(padded) === EQUALS) padded += 1;
+    while (padded < length && text.charCodeAt(padded) === EQUALS) padded += 1;
     // No `=` before, at most two after, then nothing the value could go on with.
-    const alone = (start === 0 || text.charCodeAt(start - 1) !== EQUALS) && (padded === text.length || !isValueCharacter(text.charCodeAt(padded)));
+    const alone = (start === 0 || text.charCodeAt(start - 1) !== EQUALS) && (padded === length || !isValueCharacter(text.charCodeAt(padded)));
     if (end - start >= LONG_VALUE_LENGTH && padded - end <= 2 && alone) visit(text, into, start, padded);
-    start = padded;
+    probe = end + LONG_VALUE_LENGTH;
   }
 }
 
@@ -242,11 +249,12 @@ export const secret: Detector = {
   version: 1,
   describes:
     'secrets: AWS, Google, Azure, GitHub, GitLab, Slack, OpenAI, Anthropic, Stripe, npm, PyPI and Hugging Face key formats, JWTs, PEM private keys, values after password=/secret=/token= and "my password is", bearer tokens, and long generated-looking values',
-  mayMatch: (features, text) => features.longestRun >= 15 || (features.cues & ANY_CUE) !== 0 || text.includes(PEM_MARK),
+  mayMatch: (features, text) => features.longestRun >= 15 || (features.cues & ANY_CUE) !== 0 || mayHoldPem(features, text),
   find(text, found, features) {
     // Every known format but PEM armour is a run of at least 15 key characters.
-    const azure = text.includes(AZURE_MARK);
-    if ((features.longestRun >= 15 && (azure || (features.cues & KNOWN_PREFIX_CUE) !== 0)) || text.includes(PEM_MARK)) {
+    const long = features.longestRun >= 15;
+    const azure = long && text.includes(AZURE_MARK);
+    if ((long && (azure || (features.cues & KNOWN_PREFIX_CUE) !== 0)) || mayHoldPem(features, text)) {
       collect('secret', azure ? ANY_KNOWN_FORMAT : ANY_KNOWN_FORMAT_BUT_AZURE, text, found);
     }
     const families = features.cues & ANY_CUE;
