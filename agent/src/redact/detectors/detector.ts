@@ -9,6 +9,8 @@ export type Span = { detector: DetectorId; start: number; end: number };
  * in one unbroken run of the characters that kind of number is written with. A pattern's
  * match lies inside one such run, so these bound what a detector can find far more tightly
  * than a count over the whole line (a date and a time far apart are not a phone number).
+ * Every detector asks for at least `SHORTEST_NUMBER` digits, so the digit counts are exact
+ * from there up and any smaller count only means "fewer".
  */
 export type NumberRuns = {
   /** Digits in a run of `0-9`, space and `-` (cards, SSNs). */
@@ -197,9 +199,9 @@ const runClassesOf = (code: number) => RUN_CLASSES[code] ?? 0;
 
 /**
  * The runs of one text, each kind measured on first use, in two passes that each count only
- * what some detectors ask for: digit runs (phone numbers, cards, SSNs) and the IBAN run.
- * Without branches: `& -bit` keeps a count while the character continues its run and zeroes
- * it otherwise (most characters end every run, unpredictably).
+ * what some detectors ask for: digit runs (phone numbers, cards, SSNs, `measureDigitRuns`) and
+ * the IBAN run. The IBAN pass is without branches: `& -bit` keeps a count while the character
+ * continues its run and zeroes it otherwise (most characters end every run, unpredictably).
  */
 class RunsOfText implements NumberRuns {
   readonly #text: string;
@@ -237,21 +239,50 @@ class RunsOfText implements NumberRuns {
   }
 
   #measureDigits(): void {
-    const text = this.#text;
-    let spaced = 0;
-    let phone = 0;
-    let mostSpaced = 0;
-    let mostPhone = 0;
-    for (let index = 0; index < text.length; index += 1) {
-      const classes = runClassesOf(text.charCodeAt(index));
-      spaced = (spaced + ((classes >> 3) & 1)) & -(classes & SPACED);
-      phone = (phone + ((classes >> 3) & 1)) & -((classes >> 1) & 1);
-      mostSpaced = mostSpaced > spaced ? mostSpaced : spaced;
-      mostPhone = mostPhone > phone ? mostPhone : phone;
-    }
-    this.#spacedDigits = mostSpaced;
-    this.#phoneDigits = mostPhone;
+    const [spaced, phone] = measureDigitRuns(this.#text);
+    this.#spacedDigits = spaced;
+    this.#phoneDigits = phone;
   }
+}
+
+/** The fewest digits any number detector asks for in one run (a phone number's eight). */
+export const SHORTEST_NUMBER = 8;
+
+/**
+ * The most digits in one run of phone-number characters, and in one run of card and SSN
+ * characters (which are phone-number characters too), exact when `SHORTEST_NUMBER` or more.
+ * A run holding that many digits is at least as long, so it covers one of any
+ * `SHORTEST_NUMBER` positions in a row: only those are looked at until one is inside a run
+ * of phone-number characters, which is then measured whole. Exported for the equivalence test.
+ */
+export function measureDigitRuns(text: string): [spacedDigits: number, phoneDigits: number] {
+  const length = text.length;
+  let mostSpaced = 0;
+  let mostPhone = 0;
+  for (let probe = SHORTEST_NUMBER - 1; probe < length; ) {
+    if ((runClassesOf(text.charCodeAt(probe)) & PHONE) === 0) {
+      probe += SHORTEST_NUMBER;
+      continue;
+    }
+    let start = probe;
+    while (start > 0 && (runClassesOf(text.charCodeAt(start - 1)) & PHONE) !== 0) start -= 1;
+    // Along the run: its digits, and the digits of the card run at this point, zeroed
+    // without a branch (`& -bit`) where a character ends it.
+    let phone = 0;
+    let spaced = 0;
+    let end = start;
+    for (; end < length; end += 1) {
+      const classes = runClassesOf(text.charCodeAt(end));
+      if ((classes & PHONE) === 0) break;
+      const digit = (classes >> 3) & 1;
+      phone += digit;
+      spaced = (spaced + digit) & -(classes & SPACED);
+      mostSpaced = mostSpaced > spaced ? mostSpaced : spaced;
+    }
+    mostPhone = mostPhone > phone ? mostPhone : phone;
+    probe = end + SHORTEST_NUMBER;
+  }
+  return [mostSpaced, mostPhone];
 }
 
 /**

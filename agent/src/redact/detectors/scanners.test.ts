@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { readCorpus } from '../corpus.ts';
 import { DETECTORS, findSpans } from '../detect.ts';
 import { eachAddress } from './contact.ts';
+import { measureDigitRuns, SHORTEST_NUMBER } from './detector.ts';
 import { eachLabel, eachLongValue, labelStartsName } from './secrets.ts';
 
 /**
@@ -16,6 +17,20 @@ const REFERENCE_ADDRESS =
 const REFERENCE_LONG_VALUE = /(?<![\w+/=-])[A-Za-z0-9+/_-]{32,}={0,2}(?![\w+/=-])/g;
 const REFERENCE_LABELLED =
   /\b(?:[A-Za-z0-9]+[_-])*(?:password|passwd|pwd|pass|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|client[_-]?secret|auth[_-]?token|credentials?|bearer)\b(["']?)(\s*)([:=]|\s(?=\S{8,}))(\s*)(?:"([^"\n]{1,200})"|'([^'\n]{1,200})'|([^\s"',;)]+))/gi;
+
+// The runs the number detectors are measured by: phone-number characters (and anything beyond
+// ASCII, which may be a no-break space), and within them the card and SSN characters.
+const REFERENCE_PHONE_RUN = /(?:[\d\s+().\-/]|[^\0-\x7f])+/g;
+const REFERENCE_SPACED_RUN = /[\d -]+/g;
+
+/** The most digits in one run of `pattern`, as every detector reads it: exact from SHORTEST_NUMBER, else "fewer". */
+function referenceDigits(pattern: RegExp, text: string): number {
+  let most = 0;
+  for (const match of referenceMatches(pattern, text)) most = Math.max(most, match[0].replace(/\D/g, '').length);
+  return most;
+}
+
+const fewerThanShortest = (digits: number) => (digits >= SHORTEST_NUMBER ? digits : 'fewer');
 
 function referenceMatches(pattern: RegExp, text: string): RegExpExecArray[] {
   const matches: RegExpExecArray[] = [];
@@ -62,6 +77,8 @@ const editedLines = fc
 const stringsOf = (characters: string[], maxLength: number) => fc.string({ unit: fc.constantFrom(...characters), maxLength });
 const addressLike = stringsOf(['a', 'Z', '7', '.', '-', '_', '%', '+', '@', ' ', ':', 'é', 'co', 'git'], 40);
 const valueLike = stringsOf(['a', 'Z', '7', 'q', 'X', '+', '/', '_', '-', '=', ' ', '.', ':'], 120);
+// Digits, what runs may hold, and letters and `:` `_` that end them, as often as the rest.
+const numberLike = stringsOf(['1', '0', '9', '1234', '12345678', ' ', '-', '+', '(', ')', '.', '/', '\t', '\u00a0', 'é', 'a', 'b', 'x', 'Z', ':', '_', ',', 'ab', 'xyz:'], 80);
 const labelLike = fc
   .array(
     fc.constantFrom('password', 'pass', 'pwd', 'Secret', 'TOKEN', 'api_key', 'apikey', 'access-key', 'client_secret', 'auth_token', 'credentials', 'bearer', 'DB', 'my', 'x1', '_', '-', '__', '=', ':', ' ', '  ', '"', "'", 'hunter22', 'abcdefgh12', '$VAR', '\n', ','),
@@ -84,6 +101,19 @@ describe('the scanners find what the straightforward patterns find', () => {
     fc.assert(
       fc.property(fc.oneof(editedLines, valueLike), (text) => {
         expect(longValuesOf(text)).toEqual(referenceMatches(REFERENCE_LONG_VALUE, text).map((match) => [match.index, match.index + match[0].length]));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('measures digit runs from every eighth character exactly where a run holds eight digits or more', () => {
+    fc.assert(
+      fc.property(fc.oneof(editedLines, numberLike), (text) => {
+        const [spaced, phone] = measureDigitRuns(text);
+        expect([fewerThanShortest(spaced), fewerThanShortest(phone)]).toEqual([
+          fewerThanShortest(referenceDigits(REFERENCE_SPACED_RUN, text)),
+          fewerThanShortest(referenceDigits(REFERENCE_PHONE_RUN, text)),
+        ]);
       }),
       { numRuns: 5000 },
     );
