@@ -105,6 +105,8 @@ const POSITIVES: Record<DetectorId, Positive[]> = {
     ['Dr Ada Byron', 'Ada Byron'],
     ['Co-authored-by: Ana Silva <ana@example.org>', 'Ana Silva'],
     ['cc: Lena Vogel', 'Lena Vogel'],
+    ['Hi Anna Team, welcome', 'Anna'],
+    ['Thanks, Ola Customer Support', 'Ola'],
   ],
 };
 

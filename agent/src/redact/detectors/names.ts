@@ -87,13 +87,14 @@ export const personName: Detector = {
       for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
         const name = match[1];
         if (name === undefined) continue;
-        // Drop trailing words that are not names ("Hi Anna Team"), keep at least the first.
-        const words = name.split(' ');
-        while (words.length > 0 && NOT_NAMES.has((words.at(-1) ?? '').toLowerCase())) words.pop();
-        if (words.length === 0 || NOT_NAMES.has((words[0] ?? '').toLowerCase())) continue;
-        const kept = words.join(' ');
+        // No name when the first word names no one ("Hi team"); trailing words that are not
+        // names are dropped ("Hi Anna Team"). Words are measured in place, not split out.
+        const firstEnd = name.indexOf(' ');
+        if (NOT_NAMES.has(name.slice(0, firstEnd === -1 ? name.length : firstEnd).toLowerCase())) continue;
+        let kept = name.length;
+        for (let space = name.lastIndexOf(' '); space !== -1 && NOT_NAMES.has(name.slice(space + 1, kept).toLowerCase()); space = name.lastIndexOf(' ', space - 1)) kept = space;
         const start = match.index + match[0].lastIndexOf(name);
-        found.push({ detector: 'person-name', start, end: start + kept.length });
+        found.push({ detector: 'person-name', start, end: start + kept });
       }
     }
   },
