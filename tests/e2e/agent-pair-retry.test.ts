@@ -4,12 +4,14 @@
  * agent refuses that answer and discards the key, so a good code for the study the
  * participant named then pairs, with a key the server had not seen.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { receiptHash } from '@candor/shared/consent';
 import { CandorError } from '@candor/shared/errors';
+import { ConsentReceipt } from '@candor/shared/schemas/consent';
 import { ControlClient } from '../../agent/src/control/client.ts';
 import { startDaemon, type RunningDaemon } from '../../agent/src/daemon/daemon.ts';
 import { CODING, LIVENESS_MS, startPairingServer, type PairingServer } from './paired-agent.ts';
@@ -74,5 +76,18 @@ describe('a pairing whose answer the agent refused', () => {
     // The consent the device now signs is its paired key's, which the server countersigns.
     const notice = await client.call('notice', { studyId: STUDY });
     expect((await client.call('enroll', { studyId: STUDY, noticeHash: notice.noticeHash })).state).toBe('enrolled');
+  }, LIVENESS_MS);
+});
+
+describe('consent to a second study on the same agent', () => {
+  it('starts its own receipt chain, which the server accepts: chains are per device key, as the server checks them', async () => {
+    expect((await client.call('withdraw', { studyId: STUDY })).state).toBe('not-enrolled');
+    const otherCode = (await server.world.as(server.participant, 'POST', `/api/v1/studies/${OTHER}/pairing-codes`)).json<{ code: string }>().code;
+    expect(await client.call('pair', { serverUrl: server.url, studyId: OTHER, code: otherCode })).toMatchObject({ studyId: OTHER });
+    const notice = await client.call('notice', { studyId: OTHER });
+    expect((await client.call('enroll', { studyId: OTHER, noticeHash: notice.noticeHash })).state).toBe('enrolled');
+    const receipts = readFileSync(join(root, 'receipts.jsonl'), 'utf8').trim().split('\n').map((line) => ConsentReceipt.parse(JSON.parse(line)));
+    expect(receipts.map((receipt) => [receipt.processing[0]?.captureScope.studyId, receipt.event.state])).toEqual([[STUDY, 'given'], [STUDY, 'withdrawn'], [OTHER, 'given']]);
+    expect(receipts.map((receipt) => receipt.integrity.previousReceiptHash)).toEqual([null, receiptHash(receipts[0] as ConsentReceipt), null]);
   }, LIVENESS_MS);
 });

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { canonicalHash, generateSigningKeyPair, randomId, sealEnvelope, toBase64Url, type SigningKeyPair } from '../../shared/src/crypto.ts';
-import { signReceiptAsParticipant } from '../../shared/src/consent.ts';
+import { receiptHash, signReceiptAsParticipant } from '../../shared/src/consent.ts';
 import { canonicalJson, utf8 } from '../../shared/src/encoding.ts';
-import type { ConsentReceipt } from '../../shared/src/schemas/consent.ts';
+import { ConsentReceipt } from '../../shared/src/schemas/consent.ts';
 import type { SealedEnvelope, UploadBatch } from '../../shared/src/schemas/envelope.ts';
 import type { SignedErasureRequest } from '../../shared/src/schemas/ingest.ts';
 import type { Role } from '../../shared/src/schemas/primitives.ts';
@@ -139,7 +139,9 @@ export async function createWorld(overrides: Partial<ServerConfig> = {}): Promis
     const studyRow = store.findStudy(device.studyId);
     const versionRow = store.findStudyVersion({ studyId: device.studyId, version: studyRow?.currentVersion ?? 1 });
     const study = StudyVersion.parse(JSON.parse(versionRow?.body ?? '{}'));
-    const receipt = consentReceiptFor(device, study, state, validUntil);
+    // Chained to the last receipt the server holds for the device, as the agent chains them.
+    const head = store.latestConsent({ deviceKeyId: device.pair.keyId, studyId: device.studyId });
+    const receipt = consentReceiptFor(device, study, state, validUntil, undefined, head ? receiptHash(ConsentReceipt.parse(JSON.parse(head.receipt))) : null);
     const response = await app.inject({ method: 'POST', url: '/api/v1/consent-receipts', payload: { receipt: receipt satisfies ConsentReceipt } });
     return response.statusCode;
   };
@@ -188,6 +190,7 @@ export function consentReceiptFor(
   state: 'given' | 'withdrawn' = 'given',
   validUntil = new Date(Date.now() + 30 * 86_400_000).toISOString(),
   consentTimestamp = new Date().toISOString(),
+  previousReceiptHash: string | null = null,
 ): ConsentReceipt {
   return signReceiptAsParticipant(
     {
@@ -230,7 +233,7 @@ export function consentReceiptFor(
         },
       ],
       event: { state, validUntil: state === 'withdrawn' ? null : validUntil, performedBy: 'participant' },
-      integrity: { previousReceiptHash: null },
+      integrity: { previousReceiptHash },
     },
     device.pair,
   );

@@ -1,7 +1,7 @@
 /**
  * Consent receipts kept on this device: each enrollment or withdrawal is a receipt signed by
  * the study-scoped device key (held wrapped in the store, the same key that signs uploads)
- * and chained to the previous one. For a paired study the receipt is first countersigned by
+ * and chained to the previous one signed by that key. For a paired study the receipt is first countersigned by
  * the server (agent.ts signs, sends, checks, then keeps); a study read from a file has no
  * server, so its receipts keep `integrity.server` null (docs/agent.md, "Consent").
  */
@@ -27,7 +27,8 @@ export const UNPAIRED_AGGREGATOR_KEY_ID = 'AAAAAAAAAAAAAAAAAAAAAA';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-const ConsentFile = z.strictObject({ pseudonyms: z.record(Slug, Pseudonym), lastReceiptHash: z.string().nullable() });
+/** `lastReceiptHash` was one chain head for all studies; chains are per device key now, read from receipts.jsonl. */
+const ConsentFile = z.strictObject({ pseudonyms: z.record(Slug, Pseudonym), lastReceiptHash: z.string().nullable().optional() });
 
 /** Hands out a copy of the study's device signing key; the caller wipes its secret. */
 export type DeviceKeySource = (studyId: string) => SigningKeyPair;
@@ -58,21 +59,34 @@ export type ConsentRecords = {
 export function openConsentRecords(dir: string, deviceKey: DeviceKeySource): ConsentRecords {
   const statePath = join(dir, 'consent.json');
   const receiptsPath = join(dir, 'receipts.jsonl');
-  const state = existsSync(statePath)
-    ? parseUnknown(ConsentFile, JSON.parse(readFileSync(statePath, 'utf8')), 'consent file')
-    : { pseudonyms: {}, lastReceiptHash: null };
+  const state = {
+    pseudonyms: existsSync(statePath) ? parseUnknown(ConsentFile, JSON.parse(readFileSync(statePath, 'utf8')), 'consent file').pseudonyms : {},
+  };
 
   const persist = (): void => {
     writeFileSync(statePath, JSON.stringify(state), { mode: 0o600 });
   };
 
+  const readReceipts = (): ConsentReceipt[] => {
+    if (!existsSync(receiptsPath)) return [];
+    return readFileSync(receiptsPath, 'utf8')
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => parseUnknown(ConsentReceipt, JSON.parse(line), 'stored receipt'));
+  };
+
+  // One chain per device key, the scope the server checks (a device key is one study on one
+  // device): each receipt names the hash of the last one that key signed, null for its first.
+  const heads = new Map<string, string>();
+  for (const receipt of readReceipts()) heads.set(receipt.integrity.participant.keyId, receiptHash(receipt));
+
   const sign: ConsentRecords['sign'] = (study, notice, eventState, now, aggregatorKeyId) => {
     const pseudonym = state.pseudonyms[study.studyId] ?? `p_${randomId()}`;
     const validUntil = Math.min(now + study.consentValidityDays * DAY_MS, Date.parse(study.endsAt));
-    const unsigned = unsignedReceipt(study, notice, { principalId: pseudonym, aggregatorKeyId }, eventState, now, validUntil, state.lastReceiptHash);
     const device = deviceKey(study.studyId);
     let signed;
     try {
+      const unsigned = unsignedReceipt(study, notice, { principalId: pseudonym, aggregatorKeyId }, eventState, now, validUntil, heads.get(device.keyId) ?? null);
       signed = signReceiptAsParticipant(unsigned, device);
     } finally {
       wipe(device.secretKey);
@@ -81,14 +95,15 @@ export function openConsentRecords(dir: string, deviceKey: DeviceKeySource): Con
   };
 
   const keep: ConsentRecords['keep'] = (signed, receipt) => {
-    if (receipt.integrity.previousReceiptHash !== state.lastReceiptHash) {
+    const keyId = receipt.integrity.participant.keyId;
+    if (receipt.integrity.previousReceiptHash !== (heads.get(keyId) ?? null)) {
       throw new CandorError('consent.chain-moved', 'another consent was recorded meanwhile; nothing was recorded, try again');
     }
     const kept = parseUnknown(ConsentReceipt, receipt, 'consent receipt');
     const hash = receiptHash(kept);
     appendFileSync(receiptsPath, `${JSON.stringify(kept)}\n`, { mode: 0o600 });
+    heads.set(keyId, hash);
     state.pseudonyms[signed.studyId] = signed.pseudonym;
-    state.lastReceiptHash = hash;
     persist();
     return hash;
   };
@@ -109,13 +124,7 @@ export function openConsentRecords(dir: string, deviceKey: DeviceKeySource): Con
       state.pseudonyms[studyId] = parseUnknown(Pseudonym, pseudonym, 'pseudonym');
       persist();
     },
-    receipts() {
-      if (!existsSync(receiptsPath)) return [];
-      return readFileSync(receiptsPath, 'utf8')
-        .split('\n')
-        .filter((line) => line !== '')
-        .map((line) => parseUnknown(ConsentReceipt, JSON.parse(line), 'stored receipt'));
-    },
+    receipts: readReceipts,
   };
 }
 

@@ -185,7 +185,7 @@ export async function redeemPairingCode(serverUrl: string, request: { code: stri
 /**
  * Hands a participant-signed receipt to the server; resolves with the server's copy, which
  * the caller must check (countersignature, same content) before keeping it.
- * @throws CandorError `consent.refused-by-server`, the `server.*` errors of the request, or
+ * @throws CandorError `consent.refused-by-server`, `consent.chain-broken`, the `server.*` errors of the request, or
  * `server.protocol` for an answer outside the contract.
  */
 export async function submitConsentReceipt(serverUrl: string, receipt: ConsentReceipt): Promise<ConsentReceipt> {
@@ -194,6 +194,9 @@ export async function submitConsentReceipt(serverUrl: string, receipt: ConsentRe
     const parsed = z.strictObject({ receipt: ConsentReceipt }).safeParse(answer.json);
     if (!parsed.success) throw new CandorError('server.protocol', `the server at ${serverUrl} answered the consent receipt outside the Candor contract; nothing was recorded`);
     return parsed.data.receipt;
+  }
+  if (serverErrorCode(answer) === 'consent.chain-broken') {
+    throw new CandorError('consent.chain-broken', 'the server holds consent receipts from this device that do not end where this agent\'s chain does; nothing was recorded');
   }
   if (serverErrorCode(answer) === 'consent.invalid') {
     throw new CandorError('consent.refused-by-server', 'the server did not accept this consent (the study may have a newer version); nothing was recorded');

@@ -22,6 +22,7 @@ export const HTTP_ERRORS = {
   'rate-limited': 429,
   'pairing.invalid-code': 400,
   'consent.invalid': 400,
+  'consent.chain-broken': 409,
   'ingest.bad-signature': 401,
   'ingest.unknown-device': 403,
   'ingest.no-consent': 403,

@@ -1,7 +1,7 @@
 /** Pairing a device key with a participant's account, and consent receipts countersigned by the server. */
 import { z } from 'zod';
 import { canonicalHash, contentHash, fromBase64Url, keyIdOf, randomBytes, toBase64Url } from '@candor/shared/crypto';
-import { countersignReceipt, signStudyAnswer, studyCheckVerifies, verifyParticipantSignature } from '@candor/shared/consent';
+import { countersignReceipt, receiptHash, signStudyAnswer, studyCheckVerifies, verifyParticipantSignature } from '@candor/shared/consent';
 import { ConsentReceipt, Pseudonym } from '@candor/shared/schemas/consent';
 import { canonicalPairingCode, formatPairingCode, PAIRING_CODE_BYTES, PairingCode } from '@candor/shared/schemas/control';
 import { invariant } from '@candor/shared/errors';
@@ -145,6 +145,13 @@ export const DEVICE_ROUTES = [
       const countersigned = countersignReceipt(receipt, services.serverKeys().current);
       const now = services.now();
       services.store.transaction(() => {
+        // Receipts chain per device: each names the hash of the last one stored for it, so a fork,
+        // a replayed receipt or a skipped one cannot slip into the record the participant can audit.
+        const head = services.store.latestConsent({ deviceKeyId: device.keyId, studyId: scope.studyId });
+        const expected = head ? receiptHash(parseUnknown(ConsentReceipt, JSON.parse(head.receipt) as unknown, 'stored receipt')) : null;
+        if (receipt.integrity.previousReceiptHash !== expected) {
+          throw new HttpError('consent.chain-broken', 'the receipt does not follow the last receipt this device sent (previousReceiptHash)');
+        }
         const stored = services.store.insertConsentReceipt({
           receiptId: receipt.header.receiptId,
           deviceKeyId: device.keyId,
