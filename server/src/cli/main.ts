@@ -90,6 +90,8 @@ async function start(args: string[]): Promise<number> {
   if (values['no-aggregator'] !== true) spawnAggregator();
   const address = await app.listen({ host: '127.0.0.1', port });
   say(`candor-server listening on ${address}`);
+  // Published beside pairing codes, it lets agents pin this key instead of trusting their first answer.
+  say(`server signing key id: ${serverKeys.current.keyId} (publish it; participants pass it to candor pair --server-key)`);
   await new Promise<void>((done) => {
     const stop = () => {
       done();
