@@ -58,6 +58,36 @@ describe('detector prefilters', () => {
     );
   });
 
+  it('counts digits, capitals, colons and dots, and measures the longest key run, in text of any length', () => {
+    const counted = fc.string({ unit: fc.constantFrom('7', 'A', 'z', 'é', ':', '.', '@', '(', ' ', '-', '=', '~', '!', '\n', '1234567890', 'ABCDEFGHIJ', '::::....'), maxLength: 200 });
+    const count = (text: string, pattern: RegExp) => text.match(pattern)?.length ?? 0;
+    fc.assert(
+      fc.property(fc.oneof(texts, counted), (text) => {
+        const features = featuresOf(text);
+        const runs = text.match(/[A-Za-z0-9+/_\-=.~]+/g) ?? [];
+        expect({ ...features }).toEqual({
+          ...features,
+          digits: count(text, /\d/g),
+          capitals: count(text, /[A-Z]|[^\0-\x7f]/g),
+          colons: count(text, /:/g),
+          dots: count(text, /\./g),
+          at: text.includes('@'),
+          brackets: /[([{]/.test(text),
+          longestRun: Math.max(0, ...runs.map((run) => run.length)),
+        });
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it.each([31, 32, 33, 62, 63, 64, 300])('counts %i of one character without one count spilling into another', (length) => {
+    for (const char of ['7', 'A', 'é', ':', '.']) {
+      const features = featuresOf(char.repeat(length));
+      const expected = { digits: char === '7' ? length : 0, capitals: char === 'A' || char === 'é' ? length : 0, colons: char === ':' ? length : 0, dots: char === '.' ? length : 0 };
+      expect({ digits: features.digits, capitals: features.capitals, colons: features.colons, dots: features.dots }, char).toEqual(expected);
+    }
+  });
+
   it('finds cue words in any case and only where their first three letters are', () => {
     const secret = DETECTORS.secret;
     const cases: [text: string, mayMatch: boolean][] = [
