@@ -94,10 +94,10 @@ describe('a study version approved after the agent paired', () => {
       'the agent to learn of v2 and stop capturing',
       LIVENESS_MS,
     );
-    expect(stopped).toMatchObject({ state: 'stopped', capturing: false, study: { studyId: STUDY, version: 1 } });
+    expect(stopped).toMatchObject({ state: 'stopped', capturing: false, consentNeeded: true, study: { studyId: STUDY, version: 1 } });
     expect(stopped?.reason).toBe(`study ${STUDY} has a new version (2); read it and consent again with: candor enroll ${STUDY}`);
     const human = await candor('status');
-    expect(human.stdout).toContain(`new version (2); read it and consent again with: candor enroll ${STUDY}`);
+    expect(human.stdout).toContain(`The last session has stopped; another can start once you consent again (below).\nCapturing: no (study ${STUDY} has a new version (2); read it and consent again with: candor enroll ${STUDY}).`);
     const history = await daemon.client.call('history', {});
     expect(history.at(-1)).toMatchObject({ from: 'running', to: 'stopped' });
     expect(history.at(-1)?.reason).toMatch(/^capture stopped: study .* has a new version \(2\)/);
@@ -119,7 +119,7 @@ describe('a study version approved after the agent paired', () => {
     const before = storedVersions.length;
     const started = await candor('start', '--json');
     expect(started.code, started.stderr).toBe(0);
-    expect(parseUnknown(AgentStatus, JSON.parse(started.stdout), 'status')).toMatchObject({ capturing: true, study: { version: 2 } });
+    expect(parseUnknown(AgentStatus, JSON.parse(started.stdout), 'status')).toMatchObject({ capturing: true, consentNeeded: false, study: { version: 2 } });
     await waitFor(async () => (await daemon.client.call('status', {})).eventsAccepted > 10, 'replayed events to be captured under v2', LIVENESS_MS);
     expect((await candor('stop')).code).toBe(0);
     await waitFor(() => storedVersions.slice(before).includes(2), 'a window under v2 to be accepted by the server', LIVENESS_MS);

@@ -35,7 +35,7 @@ export function describeStatus(status: AgentStatus, now = Date.now()): string {
       lines.push('Not enrolled in any study. See the studies with: candor studies');
       break;
     case 'enrolled':
-      lines.push(`Enrolled in ${study ?? 'a study'}. No session is running; start one with: candor start`);
+      lines.push(`Enrolled in ${study ?? 'a study'}. No session is running; ${status.consentNeeded === true ? 'one can start once you consent again (below).' : 'start one with: candor start'}`);
       break;
     case 'running':
       lines.push(`Session running for ${study ?? 'a study'}${status.sessionEndsAt ? `, ends at ${until(status.sessionEndsAt, now)}` : ''}.`);
@@ -44,7 +44,7 @@ export function describeStatus(status: AgentStatus, now = Date.now()): string {
       lines.push(`Session paused${status.pausedUntil ? ` until ${until(status.pausedUntil, now)}` : ' until you resume it (candor resume)'}.`);
       break;
     case 'stopped':
-      lines.push(`Enrolled in ${study ?? 'a study'}. The last session has stopped; start another with: candor start`);
+      lines.push(`Enrolled in ${study ?? 'a study'}. The last session has stopped; ${status.consentNeeded === true ? 'another can start once you consent again (below).' : 'start another with: candor start'}`);
       break;
   }
   lines.push(status.capturing ? 'Capturing: yes — keyboard and mouse activity is being captured now.' : `Capturing: no${status.reason ? ` (${status.reason})` : ''}.`);

@@ -259,6 +259,7 @@ export function createAgent({ dataDir, catalog, source, collector, clock, log, b
       sessionEndsAt: snapshot.state === 'running' || snapshot.state === 'paused' ? new Date(snapshot.endsAt).toISOString() : null,
       pausedUntil: snapshot.state === 'paused' && snapshot.pausedUntil !== null ? new Date(snapshot.pausedUntil).toISOString() : null,
       reason: capturing ? null : (problem ?? (snapshot.state === 'stopped' ? lastReason : null) ?? idleReason[snapshot.state]),
+      consentNeeded: problem !== null,
       refusedSignals: refusal === null ? [] : [{ signal: 'app-usage', reason: `the foreground application cannot be resolved: ${refusal}` }],
       eventsAccepted: capture.counts.accepted,
       eventsExcluded: capture.counts.excluded,

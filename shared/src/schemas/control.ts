@@ -24,6 +24,8 @@ export const AgentStatus = z.strictObject({
   pausedUntil: UtcTimestamp.nullable(),
   /** Why capture is not running, in words for a person (consent expired, new study version…). */
   reason: z.string().nullable(),
+  /** True when the consent kept no longer covers the study as offered (a new version, expired): capture waits for `enroll`. */
+  consentNeeded: z.boolean().optional(),
   /** Signals the agent refuses on this platform, with why (e.g. no foreground-app resolver). */
   refusedSignals: z.array(z.strictObject({ signal: SignalName, reason: z.string() })),
   /** Events the context filter passed on this session, and events it dropped: counts only. */
