@@ -32,7 +32,7 @@ const DAEMON_COMMAND = (): string => join(root, 'agent', 'src', 'cli', 'daemon-c
 beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), 'candor-build-'));
   for (const entry of COPIED) {
-    cpSync(join(REPO, entry), join(root, entry), { recursive: true, filter: (source) => !source.includes(`${join('agent', 'dist')}`) && !source.includes('node_modules') });
+    cpSync(join(REPO, entry), join(root, entry), { recursive: true, filter: (source) => !source.includes(join('agent', 'dist')) && !source.includes('node_modules') });
   }
   symlinkSync(join(REPO, 'node_modules'), join(root, 'node_modules'), 'dir');
 });
