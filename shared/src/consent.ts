@@ -5,7 +5,10 @@
  */
 import { canonicalJson, utf8 } from './encoding.ts';
 import { canonicalHash, fromBase64Url, keyIdOf, sign, toBase64Url, verifySignature, type SigningKeyPair } from './crypto.ts';
+import { z } from 'zod';
 import type { ConsentReceipt } from './schemas/consent.ts';
+import { Base64Url, KeyId, RandomId, Slug, UtcTimestamp } from './schemas/primitives.ts';
+import { StudyVersion } from './schemas/study.ts';
 
 export type UnsignedReceipt = Omit<ConsentReceipt, 'integrity'> & {
   integrity: { previousReceiptHash: string | null };
@@ -53,9 +56,30 @@ export function receiptHash(receipt: ConsentReceipt): string {
  * consents again. The device signs the request with its study-scoped key; the server signs
  * the answer, which repeats the request's nonce, with the key the agent pinned at pairing.
  */
-export type StudyCheckRequest = { deviceKeyId: string; studyId: string; requestedAt: string; nonce: string };
-export type SignedStudyCheck = { request: StudyCheckRequest; signature: string };
-export type SignedStudyAnswer<Answer> = { answer: Answer; signature: string };
+export const SignedStudyCheck = z.strictObject({
+  request: z.strictObject({ deviceKeyId: KeyId, studyId: Slug, requestedAt: UtcTimestamp, nonce: RandomId }),
+  signature: Base64Url.length(86),
+});
+export type SignedStudyCheck = z.infer<typeof SignedStudyCheck>;
+export type StudyCheckRequest = SignedStudyCheck['request'];
+
+/** The server's answer; every key id must be its key's, or a server could name one key and hand over another. */
+export const SignedStudyAnswer = z.strictObject({
+  answer: z.strictObject({
+    nonce: RandomId,
+    deviceKeyId: KeyId,
+    studyId: Slug,
+    study: StudyVersion,
+    aggregatorKey: z
+      .strictObject({ keyId: KeyId, publicKey: Base64Url.length(43) })
+      .refine((key) => keyIdOf(fromBase64Url(key.publicKey)) === key.keyId, 'the key id is not the id of this key'),
+    serverKeyId: KeyId,
+    answeredAt: UtcTimestamp,
+  }),
+  signature: Base64Url.length(86),
+});
+export type SignedStudyAnswer = z.infer<typeof SignedStudyAnswer>;
+export type StudyAnswer = SignedStudyAnswer['answer'];
 
 const STUDY_CHECK_DOMAIN = 'candor/study-check/device/v1\n';
 const STUDY_ANSWER_DOMAIN = 'candor/study-check/server/v1\n';
@@ -72,10 +96,10 @@ export function studyCheckVerifies(signed: SignedStudyCheck, devicePublicKey: Ui
   );
 }
 
-export function signStudyAnswer<Answer>(answer: Answer, server: SigningKeyPair): SignedStudyAnswer<Answer> {
+export function signStudyAnswer(answer: StudyAnswer, server: SigningKeyPair): SignedStudyAnswer {
   return { answer, signature: toBase64Url(sign(utf8(STUDY_ANSWER_DOMAIN + canonicalJson(answer)), server.secretKey)) };
 }
 
-export function studyAnswerVerifies(signed: SignedStudyAnswer<unknown>, serverPublicKey: Uint8Array): boolean {
+export function studyAnswerVerifies(signed: SignedStudyAnswer, serverPublicKey: Uint8Array): boolean {
   return verifySignature(fromBase64Url(signed.signature), utf8(STUDY_ANSWER_DOMAIN + canonicalJson(signed.answer)), serverPublicKey);
 }

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countersignReceipt, signStudyAnswer } from '@candor/shared/consent';
+import { countersignReceipt, signStudyAnswer, type StudyAnswer } from '@candor/shared/consent';
 import { generateSealingKeyPair, generateSigningKeyPair, keyIdOf, toBase64Url, type SigningKeyPair } from '@candor/shared/crypto';
 import { CandorError } from '@candor/shared/errors';
 import { ConsentReceipt } from '@candor/shared/schemas/consent';
@@ -315,7 +315,8 @@ describe('an answer about the current study version the agent cannot check', () 
   const studyAnswer = (request: unknown, change: (answer: Record<string, unknown>) => Record<string, unknown>, by: SigningKeyPair = serverKey): Answer => {
     const { request: asked } = request as { request: { nonce: string; deviceKeyId: string; studyId: string } };
     const answer = change({ nonce: asked.nonce, deviceKeyId: asked.deviceKeyId, studyId: asked.studyId, study: v2, aggregatorKey: view(studyKey), serverKeyId: serverKey.keyId, answeredAt: new Date().toISOString() });
-    return json(200, signStudyAnswer(answer, by));
+    // Signed as given, even when it is not a valid answer: the agent must refuse it on its own.
+    return json(200, signStudyAnswer(answer as StudyAnswer, by));
   };
 
   const offered = async (): Promise<unknown> => ({ studies: await checkingClient.call('studies', {}), pairing: readFileSync(join(dataDir, PAIRING_FILE)).toString('base64') });

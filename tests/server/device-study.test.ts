@@ -4,7 +4,7 @@
  * answered; the answer repeats the request's nonce and is signed by the server key.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signStudyCheck, studyAnswerVerifies, type SignedStudyCheck } from '@candor/shared/consent';
+import { SignedStudyAnswer, signStudyCheck, studyAnswerVerifies, type SignedStudyCheck } from '@candor/shared/consent';
 import { generateSigningKeyPair, randomId } from '@candor/shared/crypto';
 import { loadOrCreateServerKeys } from '../../server/src/keys/files.ts';
 import { createWorld, studyInput, type Device, type Session, type World } from './world.ts';
@@ -42,7 +42,7 @@ describe('asking the server for the current study version', () => {
     const signed = signStudyCheck(request(), device.pair);
     const response = await world.as(undefined, 'POST', URL, signed);
     expect(response.statusCode, response.body).toBe(200);
-    const body = response.json<{ answer: { nonce: string; studyId: string; study: { version: number }; aggregatorKey: { keyId: string } }; signature: string }>();
+    const body = SignedStudyAnswer.parse(response.json());
     expect(body.answer).toMatchObject({ nonce: signed.request.nonce, studyId: 'alpha', study: { version: 1 }, aggregatorKey: { keyId: device.aggregatorKeyId } });
     const serverKey = loadOrCreateServerKeys(world.serverKeyFile).current;
     expect(studyAnswerVerifies(body, serverKey.publicKey)).toBe(true);

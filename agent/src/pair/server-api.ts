@@ -7,9 +7,9 @@
  */
 import { z } from 'zod';
 import { fromBase64Url, keyIdOf } from '@candor/shared/crypto';
-import type { SignedStudyCheck } from '@candor/shared/consent';
+import { SignedStudyAnswer, type SignedStudyCheck } from '@candor/shared/consent';
 import { ConsentReceipt, Pseudonym } from '@candor/shared/schemas/consent';
-import { Base64Url, KeyId, RandomId, Slug } from '@candor/shared/schemas/primitives';
+import { Base64Url, KeyId, Slug } from '@candor/shared/schemas/primitives';
 import { StudyVersion } from '@candor/shared/schemas/study';
 import { CandorError } from '@candor/shared/errors';
 import { parseUnknown } from '@candor/shared/validation';
@@ -40,21 +40,6 @@ export const PairAnswer = z.strictObject({
   serverKey: PublicKeyView,
 });
 export type PairAnswer = z.infer<typeof PairAnswer>;
-
-/** The server's answer to `POST /api/v1/devices/study`, signed with its key (server/src/http/routes/devices.ts). */
-export const StudyAnswer = z.strictObject({
-  answer: z.strictObject({
-    nonce: RandomId,
-    deviceKeyId: KeyId,
-    studyId: Slug,
-    study: StudyVersion,
-    aggregatorKey: PublicKeyView,
-    serverKeyId: KeyId,
-    answeredAt: z.string().max(64),
-  }),
-  signature: Base64Url.length(86),
-});
-export type StudyAnswer = z.infer<typeof StudyAnswer>;
 
 /** The part of the server's public audit checkpoint that names the key it signs with now. */
 const CheckpointAnswer = z.object({ checkpoint: z.object({ serverKeyId: KeyId }) });
@@ -210,10 +195,10 @@ export async function submitConsentReceipt(serverUrl: string, receipt: ConsentRe
  * @throws CandorError the `server.*` errors of the request, `server.refused`, or
  * `server.protocol` for an answer outside the contract.
  */
-export async function fetchStudyVersion(serverUrl: string, signed: SignedStudyCheck): Promise<StudyAnswer> {
+export async function fetchStudyVersion(serverUrl: string, signed: SignedStudyCheck): Promise<SignedStudyAnswer> {
   const answer = await requestJson(serverUrl, '/api/v1/devices/study', signed);
   if (answer.status !== 200) throw refused(serverUrl, answer);
-  const parsed = StudyAnswer.safeParse(answer.json);
+  const parsed = SignedStudyAnswer.safeParse(answer.json);
   if (!parsed.success) throw new CandorError('server.protocol', `the server at ${serverUrl} answered the study check outside the Candor contract`);
   return parsed.data;
 }

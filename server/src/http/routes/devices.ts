@@ -1,12 +1,12 @@
 /** Pairing a device key with a participant's account, and consent receipts countersigned by the server. */
 import { z } from 'zod';
 import { canonicalHash, contentHash, fromBase64Url, keyIdOf, randomBytes, toBase64Url } from '@candor/shared/crypto';
-import { countersignReceipt, receiptHash, signStudyAnswer, studyCheckVerifies, verifyParticipantSignature } from '@candor/shared/consent';
+import { countersignReceipt, receiptHash, SignedStudyAnswer, SignedStudyCheck, signStudyAnswer, studyCheckVerifies, verifyParticipantSignature } from '@candor/shared/consent';
 import { ConsentReceipt, Pseudonym } from '@candor/shared/schemas/consent';
 import { canonicalPairingCode, formatPairingCode, PAIRING_CODE_BYTES, PairingCode } from '@candor/shared/schemas/control';
 import { invariant } from '@candor/shared/errors';
 import { personIdOf } from '../../auth/permissions.ts';
-import { Base64Url, KeyId, RandomId, Slug, UtcTimestamp } from '@candor/shared/schemas/primitives';
+import { Base64Url, KeyId, Slug, UtcTimestamp } from '@candor/shared/schemas/primitives';
 import { captureScopeOf, StudyVersion } from '@candor/shared/schemas/study';
 import { studyOfRow } from '../../db/store.ts';
 import { parseUnknown } from '@candor/shared/validation';
@@ -19,24 +19,6 @@ const PAIRING_CODE_MS = 10 * 60_000;
 
 /** How far a device's clock may be from the server's before its study check is refused as stale. */
 const STUDY_CHECK_SKEW_MS = 5 * 60_000;
-
-const SignedStudyCheck = z.strictObject({
-  request: z.strictObject({ deviceKeyId: KeyId, studyId: Slug, requestedAt: UtcTimestamp, nonce: RandomId }),
-  signature: Base64Url.length(86),
-});
-
-const SignedStudyAnswer = z.strictObject({
-  answer: z.strictObject({
-    nonce: RandomId,
-    deviceKeyId: KeyId,
-    studyId: Slug,
-    study: StudyVersion,
-    aggregatorKey: PublicKeyView,
-    serverKeyId: KeyId,
-    answeredAt: UtcTimestamp,
-  }),
-  signature: Base64Url.length(86),
-});
 
 /** The stored form of a code: only its hash, over the canonical form, so any way of typing it matches. */
 function hashPairingCode(canonical: string): string {
