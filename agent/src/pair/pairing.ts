@@ -2,7 +2,9 @@
  * The agent's pairing with a Candor server: one server per agent, one or more studies with it.
  * `pair` redeems a code and keeps what the server answered only once every check has passed;
  * `countersign` sends a signed consent receipt and returns the server's copy only when it is
- * the same receipt, countersigned by the pinned server key. Either way a refusal keeps nothing.
+ * the same receipt, countersigned by the pinned server key; `checkStudies` keeps a newer study
+ * version only from an answer the pinned server key signed. A refusal keeps nothing, and a
+ * pairing that did not complete discards the device key it made.
  */
 import { canonicalJson } from '@candor/shared/encoding';
 import { fromBase64Url, randomId, toBase64Url, wipe, type SigningKeyPair } from '@candor/shared/crypto';
