@@ -14,7 +14,7 @@ describe('a new study version', () => {
     await world.close();
   });
 
-  it('needs approval, and stops uploads until the participant consents to it', async () => {
+  it('needs approval, stops uploads under it until the participant consents to it, and still takes windows held under the version before', async () => {
     world = await createWorld();
     const researcher = await world.signIn(world.person('rita', [{ role: 'researcher', studyId: null }]));
     const reviewer = await world.signIn(world.person('rowan', [{ role: 'privacy_reviewer', studyId: null }]));
@@ -38,9 +38,11 @@ describe('a new study version', () => {
     expect(stale.json<{ error: { code: string } }>().error.code).toBe('ingest.no-consent');
     expect(await world.consent(device)).toBe(201);
     expect((await ingest(2)).statusCode).toBe(201);
-    const old = await ingest(1);
-    expect(old.statusCode).toBe(403);
-    expect(old.json<{ error: { code: string } }>().error.code).toBe('ingest.study-not-open');
+    // Held on the device under version 1 while consent to it was in force (tests/server/study-versions.test.ts: window by window).
+    expect((await ingest(1)).statusCode).toBe(201);
+    const unapproved = await ingest(3);
+    expect(unapproved.statusCode).toBe(403);
+    expect(unapproved.json<{ error: { code: string } }>().error.code).toBe('ingest.study-not-open');
   });
 
   it('keeps approved versions immutable: the stored body never changes', async () => {

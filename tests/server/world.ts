@@ -50,7 +50,8 @@ export type World = {
   as: (session: Session | undefined, method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown) => Promise<LightMyRequestResponse>;
   openStudy: (studyId: string, researcher: Session, reviewer: Session) => Promise<void>;
   enrollDevice: (studyId: string, participant: Session) => Promise<Device>;
-  consent: (device: Device, state?: 'given' | 'withdrawn', validUntil?: string) => Promise<number>;
+  /** Posts a receipt for the study's current version, chained to the device's last; `consentTimestamp` defaults to now. */
+  consent: (device: Device, state?: 'given' | 'withdrawn', validUntil?: string, consentTimestamp?: string) => Promise<number>;
   seal: (device: Device, batch: Omit<UploadBatch, 'batchId'>, options?: { batchId?: string; studyId?: string; studyVersion?: number }) => SealedEnvelope;
   erasureRequest: (device: Device) => SignedErasureRequest;
   close: () => Promise<void>;
@@ -135,13 +136,13 @@ export async function createWorld(overrides: Partial<ServerConfig> = {}): Promis
     return { pair, pseudonym, studyId, aggregatorKey: fromBase64Url(aggregatorKey.publicKey), aggregatorKeyId: aggregatorKey.keyId };
   };
 
-  const consent: World['consent'] = async (device, state = 'given', validUntil = new Date(Date.now() + 30 * 86_400_000).toISOString()) => {
+  const consent: World['consent'] = async (device, state = 'given', validUntil = new Date(Date.now() + 30 * 86_400_000).toISOString(), consentTimestamp = new Date().toISOString()) => {
     const studyRow = store.findStudy(device.studyId);
     const versionRow = store.findStudyVersion({ studyId: device.studyId, version: studyRow?.currentVersion ?? 1 });
     const study = StudyVersion.parse(JSON.parse(versionRow?.body ?? '{}'));
     // Chained to the last receipt the server holds for the device, as the agent chains them.
     const head = store.latestConsent({ deviceKeyId: device.pair.keyId, studyId: device.studyId });
-    const receipt = consentReceiptFor(device, study, state, validUntil, undefined, head ? receiptHash(ConsentReceipt.parse(JSON.parse(head.receipt))) : null);
+    const receipt = consentReceiptFor(device, study, state, validUntil, consentTimestamp, head ? receiptHash(ConsentReceipt.parse(JSON.parse(head.receipt))) : null);
     const response = await app.inject({ method: 'POST', url: '/api/v1/consent-receipts', payload: { receipt: receipt satisfies ConsentReceipt } });
     return response.statusCode;
   };
@@ -239,12 +240,20 @@ export function consentReceiptFor(
   );
 }
 
-/** A window of the seed study with chosen counts. */
-export function keyboardWindow(studyId: string, keyCount: number, version = 1) {
+/** The start of the 15-minute window `at` falls in, as agents align them. */
+export function windowStartOf(at: number): string {
+  return new Date(at - (at % (15 * 60_000))).toISOString();
+}
+
+/**
+ * A window of the seed study with chosen counts. It starts in the current window by default, so
+ * it overlaps consent given just before: the aggregator accepts only windows consent covered.
+ */
+export function keyboardWindow(studyId: string, keyCount: number, version = 1, windowStart = windowStartOf(Date.now())) {
   return {
     studyId,
     studyVersion: version,
-    windowStart: '2026-11-23T09:00:00.000Z',
+    windowStart,
     windowMinutes: 15,
     aggregate: { signal: 'keyboard-activity' as const, keyCount, correctionCount: 1, typingSpeed: [0, 0, 1, 0, 0, 0, 0, 0], pauses: [0, 1, 0, 0, 0, 0, 0, 0] },
     manifest: { policyHash: SEED_STUDY.redactionPolicy.hash, detectors: [], redactions: {} },

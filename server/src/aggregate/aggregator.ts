@@ -8,11 +8,13 @@
 import { decryptRecord, generateDataKey, openEnvelope, recordKeyId, wrapDataKey, encryptRecord, CryptoError, type DataKey } from '@candor/shared/crypto';
 import { CandorError } from '@candor/shared/errors';
 import { fromUtf8, utf8 } from '@candor/shared/encoding';
+import { ConsentReceipt } from '@candor/shared/schemas/consent';
 import { SealedEnvelope } from '@candor/shared/schemas/envelope';
 import { parseUnknown, ValidationError } from '@candor/shared/validation';
 import { openAggregatorStore, studyOfRow, type AggregatorStore, type StoreFiles } from '../db/store.ts';
 import { addStudyKey, dropOldMasterKeys, loadOrCreateAggregatorKeys, type AggregatorKeys } from '../keys/files.ts';
 import { cohortCells, metricsOfWindows, type Metrics } from './cohorts.ts';
+import { consentPeriods } from './consent.ts';
 import { consentedBatchSchema } from './scope.ts';
 
 export type PassSummary = { accepted: number; quarantined: number; erased: number; keysCreated: number; rewrapped: number; expired: number };
@@ -87,8 +89,8 @@ export function createAggregator(options: { files: StoreFiles; keyFile: string; 
     return erased;
   }
 
-  /** Opens and checks one envelope; returns quarantine reasons, or undefined when accepted. */
-  function admitEnvelope(text: string): { studyId: string; reasons?: string[] } {
+  /** Opens and checks one envelope; returns quarantine reasons, or undefined when accepted. `receipts` caches each device's parsed receipts for one pass. */
+  function admitEnvelope(text: string, receipts: Map<string, ConsentReceipt[]>): { studyId: string; reasons?: string[] } {
     const envelope = parseUnknown(SealedEnvelope, JSON.parse(text) as unknown, 'stored envelope');
     const { header } = envelope;
     const device = store.api.findDevice(header.senderKeyId);
@@ -105,9 +107,15 @@ export function createAggregator(options: { files: StoreFiles; keyFile: string; 
       throw error;
     }
     const study = studyOfRow(versionRow);
+    let chain = receipts.get(device.keyId);
+    if (!chain) {
+      chain = store.api.consentReceiptsOfDevice(device.keyId).map((receipt) => parseUnknown(ConsentReceipt, JSON.parse(receipt) as unknown, 'stored receipt'));
+      receipts.set(device.keyId, chain);
+    }
+    const periods = consentPeriods(chain, header.studyId, header.studyVersion);
     let batch;
     try {
-      batch = parseUnknown(consentedBatchSchema(study, header), JSON.parse(fromUtf8(payload)) as unknown, 'batch');
+      batch = parseUnknown(consentedBatchSchema(study, header, periods), JSON.parse(fromUtf8(payload)) as unknown, 'batch');
     } catch (error) {
       if (error instanceof ValidationError) return { studyId: header.studyId, reasons: error.issues.map((issue) => `${issue.path}: ${issue.message}`).slice(0, 50) };
       if (error instanceof SyntaxError || error instanceof CandorError) return { studyId: header.studyId, reasons: ['payload is not JSON'] };
@@ -124,12 +132,13 @@ export function createAggregator(options: { files: StoreFiles; keyFile: string; 
     let accepted = 0;
     let quarantined = 0;
     const touched = new Set<string>();
+    const receipts = new Map<string, ConsentReceipt[]>();
     for (const row of store.api.envelopesAfter({ seq: store.lastProcessedSeq(), limit: options.batchSize ?? 500 })) {
       store.transaction(() => {
         if (store.isBatchProcessed(row.batchId)) return;
         let outcome: { studyId: string; reasons?: string[] };
         try {
-          outcome = admitEnvelope(row.envelope);
+          outcome = admitEnvelope(row.envelope, receipts);
         } catch (error) {
           // A stored envelope that cannot be handled is set aside for reviewers, never retried forever.
           if (!(error instanceof CandorError)) throw error;

@@ -1,12 +1,15 @@
 /**
  * The per-study schema an opened batch must pass: the shared UploadBatch shape (strict at
- * every level, so an extra field fails) narrowed to exactly what the participant consented to.
+ * every level, so an extra field fails) narrowed to exactly what the participant consented to,
+ * and to windows that started while that consent was in force.
  */
 import { z } from 'zod';
 import { UploadBatch, type EnvelopeHeader } from '@candor/shared/schemas/envelope';
 import type { StudyVersion } from '@candor/shared/schemas/study';
+import { windowInConsent, type ConsentPeriod } from './consent.ts';
 
-export function consentedBatchSchema(study: StudyVersion, header: EnvelopeHeader) {
+/** `periods`: when the sender's consent to the header's version was in force (./consent.ts). */
+export function consentedBatchSchema(study: StudyVersion, header: EnvelopeHeader, periods: readonly ConsentPeriod[]) {
   const signals = new Set<string>(study.signals);
   const shortcuts = new Set<string>(study.shortcuts);
   const appLabels = new Set(study.apps.allow.map((app) => app.label));
@@ -18,6 +21,9 @@ export function consentedBatchSchema(study: StudyVersion, header: EnvelopeHeader
         ctx.addIssue({ code: 'custom', path: at('studyId'), message: 'names another study or version than the envelope' });
       }
       if (window.windowMinutes !== study.windowMinutes) ctx.addIssue({ code: 'custom', path: at('windowMinutes'), message: 'is not the study window' });
+      if (!windowInConsent(periods, window)) {
+        ctx.addIssue({ code: 'custom', path: at('windowStart'), message: 'is outside every period in which the participant consented to this study version' });
+      }
       if (window.manifest.policyHash !== study.redactionPolicy.hash) {
         ctx.addIssue({ code: 'custom', path: at('manifest', 'policyHash'), message: "is not the study's redaction policy" });
       }

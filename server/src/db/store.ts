@@ -92,6 +92,7 @@ const AGGREGATOR_QUERIES = { ...aggregator };
 const API_READS_FOR_AGGREGATOR = {
   envelopesAfter: envelopes.envelopesAfter,
   findDevice: devices.findDevice,
+  consentReceiptsOfDevice: devices.consentReceiptsOfDevice,
   findStudyVersion: studies.findStudyVersion,
   listApprovedStudyVersions: studies.listApprovedStudyVersions,
   listErasureRequests: envelopes.listErasureRequests,
@@ -100,7 +101,7 @@ const API_READS_FOR_AGGREGATOR = {
 
 export type AggregatorStore = Bound<typeof AGGREGATOR_QUERIES> & {
   transaction: <T>(work: () => T) => T;
-  /** What the API server holds that the aggregator needs: sealed envelopes, devices, study versions, erasure requests. */
+  /** What the API server holds that the aggregator needs: sealed envelopes, devices, consent receipts, study versions, erasure requests. */
   api: Bound<typeof API_READS_FOR_AGGREGATOR>;
   compact: () => void;
   close: () => void;

@@ -29,8 +29,12 @@ type GroupReads = { available: boolean | undefined; studyKeys: Map<string, strin
 
 /**
  * Every check that needs no write: the sender is a paired device whose signature verifies, its
- * study is open at this version, its newest consent is active, and the envelope is sealed to the
- * study's current key. Device, study, withdrawal and consent come from one indexed query.
+ * study is open and the envelope's version is approved and no newer than the current one, the
+ * participant has not withdrawn, its newest consent is active, it consented to the envelope's
+ * version, and the envelope is sealed to the study's current key. Whether each window started
+ * while that consent was in force is inside the sealed payload: the aggregator decides it
+ * (aggregate/consent.ts). Device, study, withdrawal and newest consent come from one indexed
+ * query; only an envelope of an earlier version than the current one or than the consent costs a second.
  * Returns a refusal rather than throwing it, so one refusal does not undo the rest of the group.
  */
 function admit(store: ApiStore, envelope: SealedEnvelope, now: Date, reads: GroupReads): EnvelopeToStore | Error {
@@ -47,18 +51,27 @@ function admit(store: ApiStore, envelope: SealedEnvelope, now: Date, reads: Grou
   }
   // A device is paired for one study: an envelope it addresses to another is a replay or a forgery.
   if (header.studyId !== device.studyId) return new HttpError('ingest.batch-conflict', 'this device is not enrolled in that study');
-  if (study?.status !== 'open' || study.currentVersion !== header.studyVersion) {
+  // Windows held on the device when a newer version was approved were captured under the
+  // consent then in force, so an envelope may name any approved version up to the current one.
+  if (study?.status !== 'open' || study.currentVersion === null || header.studyVersion > study.currentVersion) {
     return new HttpError('ingest.study-not-open', 'the study is not open for this version');
   }
-  // Consent decides, not the device: the newest receipt must be given/re-affirmed, unexpired and for this version.
   if (admission.withdrawn) return new HttpError('ingest.no-consent', 'this participant has withdrawn');
+  // The newest receipt must be given/re-affirmed and unexpired: a participant who withdrew or let
+  // consent lapse sends nothing. It may be for a newer version than the envelope's.
   const active =
     consent !== undefined &&
     (consent.state === 'given' || consent.state === 're-affirmed') &&
-    consent.studyVersion === header.studyVersion &&
+    consent.studyVersion >= header.studyVersion &&
     consent.validUntilMs !== null &&
     consent.validUntilMs > now.getTime();
   if (!active) return new HttpError('ingest.no-consent', 'no active consent for this study version');
+  // The common case (current version, consent to it) costs no further read.
+  if (header.studyVersion !== study.currentVersion || consent.studyVersion !== header.studyVersion) {
+    const earlier = store.earlierVersionConsent({ deviceKeyId: device.keyId, studyId: header.studyId, studyVersion: header.studyVersion });
+    if (!earlier.approved) return new HttpError('ingest.study-not-open', 'the study is not open for this version');
+    if (!earlier.consented) return new HttpError('ingest.no-consent', 'no consent was given to this study version');
+  }
   reads.available ??= store.aggregator.available();
   if (!reads.available) return new HttpError('aggregator.unavailable', 'ingest is not ready; retry later');
   if (!reads.studyKeys.has(header.studyId)) reads.studyKeys.set(header.studyId, store.aggregator.currentStudyKey(header.studyId)?.keyId);

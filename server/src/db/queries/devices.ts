@@ -149,3 +149,20 @@ export function ingestAdmission(db: SqliteDatabase, keyId: string): IngestAdmiss
         : { state: row.consent_state, studyVersion: row.consent_version, validUntilMs: row.consent_valid_until_ms },
   };
 }
+
+/**
+ * For an envelope of a version older than the device's newest consent: whether that version
+ * was approved and whether the device ever gave (or re-affirmed) consent to it. Which of its
+ * windows that consent covered is the aggregator's to decide; the API server cannot see them.
+ */
+export function earlierVersionConsent(
+  db: SqliteDatabase,
+  args: { deviceKeyId: string; studyId: string; studyVersion: number },
+): { approved: boolean; consented: boolean } {
+  const row = statement(
+    db,
+    `SELECT EXISTS (SELECT 1 FROM study_versions WHERE study_id = ? AND version = ? AND state = 'approved') AS approved,
+            EXISTS (SELECT 1 FROM consent_receipts WHERE device_key_id = ? AND study_id = ? AND study_version = ? AND state IN ('given', 're-affirmed')) AS consented`,
+  ).get(args.studyId, args.studyVersion, args.deviceKeyId, args.studyId, args.studyVersion) as { approved: number; consented: number };
+  return { approved: row.approved === 1, consented: row.consented === 1 };
+}
