@@ -5,7 +5,8 @@
  * replaying a recording, and `candor` commands as the participant types them: a reviewer
  * approves v2 → `candor status` asks the server, the session under v1 stops and says why →
  * `candor start` is refused → `candor enroll` consents to v2, countersigned → a session under
- * v2 is captured and its windows are accepted by the server.
+ * v2 is captured and its windows are accepted by the server, as is the window captured under
+ * v1 before the agent learnt of v2, which it uploads after the participant consented to v2.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -69,7 +70,7 @@ afterAll(async () => {
 });
 
 describe('a study version approved after the agent paired', () => {
-  it('stops capture under the old version, says why, and captures again only once the participant consents to the new one', async () => {
+  it('stops capture under the old version, says why, captures again only once the participant consents to the new one, and delivers the window captured under the old one', async () => {
     expect((await candor('start')).code).toBe(0);
     await waitFor(async () => (await daemon.client.call('status', {})).eventsAccepted > 10, 'replayed events to be captured under v1', LIVENESS_MS);
 
@@ -123,5 +124,9 @@ describe('a study version approved after the agent paired', () => {
     await waitFor(async () => (await daemon.client.call('status', {})).eventsAccepted > 10, 'replayed events to be captured under v2', LIVENESS_MS);
     expect((await candor('stop')).code).toBe(0);
     await waitFor(() => storedVersions.slice(before).includes(2), 'a window under v2 to be accepted by the server', LIVENESS_MS);
+    // The window captured under v1 before the agent learnt of v2 arrives too, and the aggregator keeps it:
+    // consent to v1 was in force when it started (docs/server.md, ingest).
+    await waitFor(() => storedVersions.includes(1), 'the window held under v1 to be accepted by the server', LIVENESS_MS);
+    expect(server.world.aggregator.runOnce()).toMatchObject({ accepted: storedVersions.length, quarantined: 0 });
   }, 6 * LIVENESS_MS);
 });
