@@ -192,7 +192,7 @@ function keysRotate(args: string[]): number {
       appendAudit(store, { actor: 'operator', action: 'keys.rotate', studyId: null, target: `${values.which ?? ''}-key`, reason: 'rotated from the command line', outcome: 'done' }, at);
       if (values.which === 'server') {
         const { current } = rotateServerSigningKey(paths.serverKeyFile, at);
-        say(`server signing key rotated; now ${current} (restart the server to sign with it)`);
+        say(`server signing key rotated; now ${current}, endorsed by the key it replaces (restart the server to sign with it; paired agents follow the endorsement)`);
       } else {
         const keyId = addMasterKey(paths.aggregatorKeyFile, at);
         say(`aggregator master key ${keyId} added; the aggregator re-wraps participant keys on its next pass`);

@@ -6,6 +6,7 @@
  */
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
+import { endorseServerKey, ServerKeyEndorsement } from '@candor/shared/endorsement';
 import { CandorError } from '@candor/shared/errors';
 import { parseUnknown } from '@candor/shared/validation';
 import { Base64Url, KeyId, Slug, UtcTimestamp } from '@candor/shared/schemas/primitives';
@@ -23,7 +24,13 @@ import {
 } from '@candor/shared/crypto';
 
 const SigningKeyEntry = z.strictObject({ keyId: KeyId, secretKey: Base64Url, createdAt: UtcTimestamp, retiredAt: UtcTimestamp.nullable() });
-const ServerKeyFile = z.strictObject({ kind: z.literal('candor.server-keys/1'), signing: z.array(SigningKeyEntry).min(1) });
+// Endorsements came after the first files were written: a file without them has none (its
+// agents pinned before any rotation that made one, and re-pair if a rotation came between).
+const ServerKeyFile = z.strictObject({
+  kind: z.literal('candor.server-keys/1'),
+  signing: z.array(SigningKeyEntry).min(1),
+  endorsements: z.array(ServerKeyEndorsement).default([]),
+});
 type ServerKeyFile = z.infer<typeof ServerKeyFile>;
 
 const StudyKeyEntry = z.strictObject({ studyId: Slug, keyId: KeyId, secretKey: Base64Url, createdAt: UtcTimestamp, retiredAt: UtcTimestamp.nullable() });
@@ -61,13 +68,15 @@ export type ServerKeys = {
   current: SigningKeyPair;
   /** Public halves of every key ever used, so old checkpoints and acks still verify after rotation. */
   publicKeys: ReadonlyMap<string, Uint8Array>;
+  /** Each rotation's endorsement of the new key by the old, oldest first: the chain agents walk. */
+  endorsements: readonly ServerKeyEndorsement[];
 };
 
 function serverKeysOf(file: ServerKeyFile): ServerKeys {
   const pairs = file.signing.map((entry) => ({ entry, pair: signingKeyPairFromSecret(fromBase64Url(entry.secretKey)) }));
   const active = pairs.filter(({ entry }) => entry.retiredAt === null).at(-1);
   if (!active) throw new CandorError('keys.unreadable', 'server key file has no active signing key');
-  return { current: active.pair, publicKeys: new Map(pairs.map(({ pair }) => [pair.keyId, pair.publicKey])) };
+  return { current: active.pair, publicKeys: new Map(pairs.map(({ pair }) => [pair.keyId, pair.publicKey])), endorsements: file.endorsements };
 }
 
 /** Loads the API server's keys, creating the file with a fresh key on first start. @throws CandorError `keys.unreadable`. */
@@ -77,14 +86,20 @@ export function loadOrCreateServerKeys(file: string, now = new Date()): ServerKe
     writeSecretFile(file, {
       kind: 'candor.server-keys/1',
       signing: [{ keyId: pair.keyId, secretKey: toBase64Url(pair.secretKey), createdAt: now.toISOString(), retiredAt: null }],
+      endorsements: [],
     } satisfies ServerKeyFile);
   }
   return serverKeysOf(readSecretFile(file, ServerKeyFile));
 }
 
-/** Adds a new signing key and retires the old ones (their public halves stay for verification). @throws CandorError `keys.unreadable`. */
+/**
+ * Adds a new signing key, endorsed by the key that signs now, and retires the old ones (their
+ * public halves stay for verification). Paired agents follow the endorsement to the new key.
+ * @throws CandorError `keys.unreadable`.
+ */
 export function rotateServerSigningKey(file: string, now = new Date()): { retired: string[]; current: string } {
   const keys = readSecretFile(file, ServerKeyFile);
+  const outgoing = serverKeysOf(keys).current;
   const pair = generateSigningKeyPair();
   const at = now.toISOString();
   const retired = keys.signing.filter((entry) => entry.retiredAt === null).map((entry) => entry.keyId);
@@ -94,6 +109,7 @@ export function rotateServerSigningKey(file: string, now = new Date()): { retire
       ...keys.signing.map((entry) => ({ ...entry, retiredAt: entry.retiredAt ?? at })),
       { keyId: pair.keyId, secretKey: toBase64Url(pair.secretKey), createdAt: at, retiredAt: null },
     ],
+    endorsements: [...keys.endorsements, endorseServerKey(outgoing, pair, now)],
   } satisfies ServerKeyFile);
   return { retired, current: pair.keyId };
 }

@@ -4,6 +4,7 @@ import { canonicalHash, contentHash, fromBase64Url, keyIdOf, randomBytes, toBase
 import { countersignReceipt, receiptHash, SignedStudyAnswer, SignedStudyCheck, signStudyAnswer, studyCheckVerifies, verifyParticipantSignature } from '@candor/shared/consent';
 import { ConsentReceipt, Pseudonym } from '@candor/shared/schemas/consent';
 import { canonicalPairingCode, formatPairingCode, PAIRING_CODE_BYTES, PairingCode } from '@candor/shared/schemas/control';
+import { ServerKeyChain } from '@candor/shared/endorsement';
 import { invariant } from '@candor/shared/errors';
 import { personIdOf } from '../../auth/permissions.ts';
 import { Base64Url, KeyId, Slug, UtcTimestamp } from '@candor/shared/schemas/primitives';
@@ -91,6 +92,13 @@ export const DEVICE_ROUTES = [
         },
       };
     },
+  }),
+  defineRoute({
+    method: 'GET',
+    url: '/api/v1/server-key/endorsements',
+    permission: { kind: 'public', reason: 'public keys each signed by the key before it: agents walk them from the key they pinned' },
+    schema: { response: { 200: ServerKeyChain } },
+    handler: ({ services }) => ({ status: 200, body: { endorsements: [...services.serverKeys().endorsements] } }),
   }),
   defineRoute({
     method: 'POST',
