@@ -16,6 +16,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countersignReceipt, signStudyAnswer, type StudyAnswer } from '@candor/shared/consent';
 import { generateSealingKeyPair, generateSigningKeyPair, keyIdOf, toBase64Url, type SigningKeyPair } from '@candor/shared/crypto';
+import { endorseServerKey, type ServerKeyEndorsement } from '@candor/shared/endorsement';
 import { CandorError } from '@candor/shared/errors';
 import { ConsentReceipt } from '@candor/shared/schemas/consent';
 import { StudyVersion } from '@candor/shared/schemas/study';
@@ -113,6 +114,8 @@ async function kept(): Promise<unknown> {
 let announcedKeyId = serverKey.keyId;
 
 beforeAll(async () => {
+  // A server that never rotated: no endorsements.
+  routes.set('/api/v1/server-key/endorsements', () => json(200, { endorsements: [] }));
   routes.set('/api/v1/audit/checkpoint', () => json(200, { checkpoint: { seq: 0, hash: '0'.repeat(64), signedAt: new Date().toISOString(), serverKeyId: announcedKeyId }, signature: 'A'.repeat(86) }));
   root = mkdtempSync(join(tmpdir(), 'candor-pair-answers-'));
   server = createServer((request, response) => void serve(request, response));
@@ -132,6 +135,8 @@ afterAll(async () => {
 });
 
 const CODE = '7K3M-Q9XD-4B2R-HN8C-W1FE';
+/** The key the server countersigns with: the one pinned at pairing until the agent follows it to another. */
+let signingKey: SigningKeyPair = serverKey;
 const other = generateSigningKeyPair();
 
 describe('a pairing answer the agent cannot check', () => {
@@ -200,7 +205,7 @@ describe('a countersignature the agent cannot check', () => {
     json(201, { receipt: countersignReceipt(change(ConsentReceipt.parse((request as { receipt: unknown }).receipt)), by) });
 
   it.each<[string, Route, string]>([
-    ['by another key', (request) => countersigned(request, other), 'consent.bad-countersignature'],
+    ['by another key, which no endorsement leads to', (request) => countersigned(request, other), 'server-key.not-endorsed'],
     ['over a receipt with a longer validity', (request) => countersigned(request, serverKey, (receipt) => ({ ...receipt, event: { ...receipt.event, validUntil: '2099-01-01T00:00:00.000Z' } })), 'consent.bad-countersignature'],
     ['missing', (request) => json(201, { receipt: (request as { receipt: unknown }).receipt }), 'consent.bad-countersignature'],
     ['refused by the server', () => json(400, { error: { code: 'consent.invalid' } }), 'consent.refused-by-server'],
@@ -223,6 +228,55 @@ describe('a countersignature the agent cannot check', () => {
     expect(ConsentReceipt.parse(JSON.parse(receipts[0] ?? '')).integrity.server?.keyId).toBe(serverKey.keyId);
   });
 
+  describe('by a key the agent has not pinned', () => {
+    // The server rotated three times: serverKey → r1 → r2 → r3, and countersigns with r3.
+    const [r1, r2, r3] = [generateSigningKeyPair(), generateSigningKeyPair(), generateSigningKeyPair()];
+    const at = new Date();
+    const honest = [endorseServerKey(serverKey, r1, at), endorseServerKey(r1, r2, at), endorseServerKey(r2, r3, at)];
+    const [first, second, third] = honest as [ServerKeyEndorsement, ServerKeyEndorsement, ServerKeyEndorsement];
+    const byStranger = endorseServerKey(other, r2, at);
+    const serveChain = (endorsements: unknown[]): void => {
+      routes.set('/api/v1/server-key/endorsements', () => json(200, { endorsements }));
+    };
+    // The agents of later tests pinned serverKey and meet no rotation.
+    afterAll(() => {
+      serveChain([]);
+    });
+
+    it.each<[string, unknown[], string]>([
+      ['a link signed by an unrelated key', [first, { ...byStranger, endorsement: { ...byStranger.endorsement, previousKeyId: r1.keyId } }, third], 'server-key.bad-endorsement'],
+      ['a missing link', [first, third], 'server-key.chain-broken'],
+      ['a reordered chain', [second, first, third], 'server-key.chain-broken'],
+      ['a fork: the pinned key endorses two keys', [first, second, third, endorseServerKey(serverKey, other, at)], 'server-key.chain-fork'],
+      ['a chain that does not start from the pinned key', [second, third], 'server-key.not-endorsed'],
+      ['no chain at all', [], 'server-key.not-endorsed'],
+      ['a link whose key id is not its key\'s', [first, second, { ...third, endorsement: { ...third.endorsement, newPublicKey: toBase64Url(other.publicKey) } }], 'server.protocol'],
+    ])('is refused after %s, and the pinned key and consent are unchanged', async (_, chain, code) => {
+      serveChain(chain);
+      routes.set('/api/v1/consent-receipts', (request) => countersigned(request, r3));
+      const before = await kept();
+      const notice = await client.call('notice', { studyId: STUDY });
+      expect(await refusal(client.call('enroll', { studyId: STUDY, noticeHash: notice.noticeHash }))).toBe(code);
+      expect(await kept()).toEqual(before);
+    });
+
+    it('is accepted along the honest chain (the control): the agent re-pins to the newest key, and no longer accepts the key it left', async () => {
+      serveChain(honest);
+      routes.set('/api/v1/consent-receipts', (request) => countersigned(request, r3));
+      const pairingBefore = readFileSync(join(root, PAIRING_FILE));
+      const notice = await client.call('notice', { studyId: STUDY });
+      expect((await client.call('enroll', { studyId: STUDY, noticeHash: notice.noticeHash })).state).toBe('enrolled');
+      const receipts = readFileSync(join(root, 'receipts.jsonl'), 'utf8').trim().split('\n');
+      expect(ConsentReceipt.parse(JSON.parse(receipts.at(-1) ?? '')).integrity.server?.keyId).toBe(r3.keyId);
+      expect(readFileSync(join(root, PAIRING_FILE)).equals(pairingBefore)).toBe(false);
+      // No way back: a countersignature by the key pinned at pairing now leads nowhere from r3.
+      routes.set('/api/v1/consent-receipts', (request) => countersigned(request, serverKey));
+      const again = await client.call('notice', { studyId: STUDY });
+      expect(await refusal(client.call('enroll', { studyId: STUDY, noticeHash: again.noticeHash }))).toBe('consent.bad-countersignature');
+      signingKey = r3;
+    });
+  });
+
   it('never keeps a withdrawal waiting behind a consent in flight, and that consent is then not recorded', async () => {
     let answer: (value: Answer) => void = () => undefined;
     let received: unknown;
@@ -238,11 +292,12 @@ describe('a countersignature the agent cannot check', () => {
     // The server has not answered the re-affirmation; the withdrawal is answered regardless.
     const withdrawn = await client.call('withdraw', { studyId: STUDY });
     expect(withdrawn.state).toBe('not-enrolled');
-    answer(countersigned(received, serverKey));
+    answer(countersigned(received, signingKey));
     expect(await reaffirming).toBe('consent.chain-moved');
     expect((await client.call('status', {})).state).toBe('not-enrolled');
     const states = readFileSync(join(root, 'receipts.jsonl'), 'utf8').trim().split('\n').map((line) => ConsentReceipt.parse(JSON.parse(line)).event.state);
-    expect(states).toEqual(['given', 'withdrawn']);
+    // The control's consent, the one countersigned along the chain, then the withdrawal; not the re-affirmation.
+    expect(states).toEqual(['given', 'given', 'withdrawn']);
   });
 });
 

@@ -154,10 +154,14 @@ export function createAgent({ dataDir, catalog, source, collector, clock, log, b
     if (checking) return checking;
     lastCheckAt = clock.now();
     const run = exclusive(async () => {
+      // An acknowledgement signed by a key the agent has not followed yet would be refused, and
+      // a withdrawn study asks nothing else that would lead the agent to it.
+      if (collector.storage().erasuresAwaitingAck > 0 && (await pairing.followServerKey())) log.info({ event: 'server-key.followed' }, 'followed the server to its new signing key');
       const changed = await pairing.checkStudies((studyId) => collector.isWithdrawn(studyId));
-      if (changed.length === 0) return;
+      // The server's key may have moved along its endorsements during the check.
       const target = pairing.uploadTarget();
       if (target) collector.uploadTo(target);
+      if (changed.length === 0) return;
       log.info({ event: 'study.new-version', studies: changed }, 'the server offers a new study version');
       refresh();
     })
@@ -324,6 +328,9 @@ export function createAgent({ dataDir, catalog, source, collector, clock, log, b
         machine.enroll(journal.snapshot, probe);
         const signed = consent.sign(study, notice, 'given', clock.now(), aggregatorKeyIdOf(studyId));
         const receipt = pairing.study(studyId) ? await pairing.countersign(studyId, signed.receipt) : signed.receipt;
+        // Countersigned by a key the pairing followed to: uploads check acknowledgements with it from now on.
+        const target = pairing.uploadTarget();
+        if (target) collector.uploadTo(target);
         return command(() => {
           machine.enroll(journal.snapshot, probe);
           const hash = consent.keep(signed, receipt);
@@ -338,15 +345,19 @@ export function createAgent({ dataDir, catalog, source, collector, clock, log, b
     // device key still exists, then its keys and rows are destroyed and erasure is requested.
     // Never queued behind a command waiting on the network: an enrollment in flight then
     // finds the consent chain moved and records nothing (consent.chain-moved).
-    withdraw: ({ studyId }) =>
-      command(() => {
+    withdraw: ({ studyId }) => {
+      const answer = command(() => {
         const step = machine.withdraw(journal.snapshot, studyId);
         collector.beginWithdrawal(studyId);
         const study = studies.find((candidate) => candidate.studyId === studyId);
         if (study) consent.record(study, consentNoticeOf(study), 'withdrawn', clock.now(), aggregatorKeyIdOf(studyId));
         collector.completeWithdrawal(studyId);
         return step;
-      }, status),
+      }, status);
+      // In the background: the acknowledgement must verify, so the agent follows a rotated server key now.
+      if (pairing.uploadTarget()) void checkServer();
+      return answer;
+    },
     pending: () => collector.pending(),
     delete: ({ id }) => ({ outcome: collector.deleteWindow(id) }),
     forget: ({ last }) => {

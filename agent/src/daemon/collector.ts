@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { SigningKeyPair } from '@candor/shared/crypto';
+import { keyIdOf, type SigningKeyPair } from '@candor/shared/crypto';
 import { CandorError, InvariantError } from '@candor/shared/errors';
 import type { AgentStatus, PendingWindow } from '@candor/shared/schemas/control';
 import type { StudyVersion } from '@candor/shared/schemas/study';
@@ -74,6 +74,11 @@ export class Collector {
   readonly #store: LocalStore;
   #upload: UploadTarget | null = null;
   #uploader: Uploader | null = null;
+  /** Studies halted here, so an uploader made for a new server key starts with them halted too. */
+  readonly #halted = new Set<string>();
+  /** The stop of an uploader made for an old server key, then the start of its successor. */
+  #replacing: Promise<void> | null = null;
+  #closed = false;
   readonly #timer: NodeJS.Timeout;
   #session: Session | null = null;
   /** Events stamped at or before this were captured before a `forget` and are dropped if they arrive late. */
@@ -111,18 +116,43 @@ export class Collector {
   /**
    * Sends held windows to `target` from now on. The server cannot change under a running
    * uploader (pairing keeps one server per agent); a new target for the same server adds
-   * the studies paired since.
+   * the studies paired since, and one with the server's next signing key (followed along its
+   * endorsements) replaces the uploader.
    * @throws InvariantError for a target on another server.
    */
   uploadTo(target: UploadTarget): void {
-    if (this.#upload && this.#upload.serverUrl !== target.serverUrl) throw new InvariantError('the agent uploads to one server only');
+    const previous = this.#upload;
+    if (previous && previous.serverUrl !== target.serverUrl) throw new InvariantError('the agent uploads to one server only');
     this.#upload = target;
+    if (this.#replacing) return;
+    if (previous && this.#uploader && keyIdOf(previous.serverPublicKey) !== keyIdOf(target.serverPublicKey)) {
+      // The uploader checks erasure acknowledgements with the server key it was made with; after
+      // the pairing followed the server to a new key, acknowledgements refused under the old one
+      // are due again now, from an uploader made with the new key.
+      const old = this.#uploader;
+      this.#uploader = null;
+      this.#replacing = (async () => {
+        await old.stop();
+        this.#replacing = null;
+        if (this.#closed) return;
+        const now = this.#options.clock.now();
+        for (const erasure of this.#store.dueErasures(Number.POSITIVE_INFINITY)) this.#store.deferErasure(erasure.request.request.requestId, erasure.attempts, now);
+        this.#startUploader();
+      })();
+      return;
+    }
     if (this.#uploader) {
       this.#uploader.wake();
       return;
     }
+    this.#startUploader();
+  }
+
+  #startUploader(): void {
+    const target = this.#upload;
+    if (!target) throw new InvariantError('an uploader needs a target');
     const options = this.#options;
-    this.#uploader = new Uploader({
+    const uploader = new Uploader({
       store: this.#store,
       serverUrl: target.serverUrl,
       studyKey: (studyId) => this.#upload?.studyKeys.get(studyId),
@@ -131,7 +161,9 @@ export class Collector {
       now: () => options.clock.now(),
       logger: options.log.child({ part: 'upload' }),
     });
-    this.#uploader.start();
+    for (const studyId of this.#halted) uploader.halt(studyId);
+    this.#uploader = uploader;
+    uploader.start();
   }
 
   /** A copy of the study's device signing key (the caller wipes its secret). */
@@ -218,10 +250,12 @@ export class Collector {
 
   /** Stops the study's uploads at once (withdrawal, consent ended); `resume` lifts it. */
   halt(studyId: string): void {
+    this.#halted.add(studyId);
     this.#uploader?.halt(studyId);
   }
 
   resume(studyId: string): void {
+    this.#halted.delete(studyId);
     this.#uploader?.resume(studyId);
   }
 
@@ -258,6 +292,8 @@ export class Collector {
   /** Stops the timer and the uploader, then closes the store (wiping its keys). The open session's windows are not stored. */
   async close(): Promise<void> {
     clearInterval(this.#timer);
+    this.#closed = true;
+    await this.#replacing;
     await this.#uploader?.stop();
     this.#session = null;
     this.#store.close();

@@ -3,18 +3,22 @@
  * `pair` redeems a code and keeps what the server answered only once every check has passed;
  * `countersign` sends a signed consent receipt and returns the server's copy only when it is
  * the same receipt, countersigned by the pinned server key; `checkStudies` keeps a newer study
- * version only from an answer the pinned server key signed. A refusal keeps nothing, and a
- * pairing that did not complete discards the device key it made.
+ * version only from an answer the pinned server key signed. A signature by a key this agent
+ * has not pinned sends it along the server's endorsement chain (shared/src/endorsement.ts):
+ * the pin moves to the newest key only if every link from the pinned key on verifies, and the
+ * signature is checked again with it. A refusal keeps nothing, and a pairing that did not
+ * complete discards the device key it made.
  */
 import { canonicalJson } from '@candor/shared/encoding';
-import { fromBase64Url, randomId, toBase64Url, wipe, type SigningKeyPair } from '@candor/shared/crypto';
+import { fromBase64Url, keyIdOf, randomId, toBase64Url, wipe, type SigningKeyPair } from '@candor/shared/crypto';
 import { signStudyCheck, studyAnswerVerifies, verifyServerCountersignature } from '@candor/shared/consent';
+import { walkServerKeyChain } from '@candor/shared/endorsement';
 import { CandorError } from '@candor/shared/errors';
 import type { ConsentReceipt } from '@candor/shared/schemas/consent';
 import type { PairingResult } from '@candor/shared/schemas/control';
 import type { StudyVersion } from '@candor/shared/schemas/study';
 import { readPairingRecord, writePairingRecord, PAIRING_SECRET_SLOT, type PairedStudy, type PairingRecord } from './record.ts';
-import { checkServerUrl, fetchServerKeyId, fetchStudyVersion, redeemPairingCode, submitConsentReceipt } from './server-api.ts';
+import { checkServerUrl, fetchServerKeyChain, fetchServerKeyId, fetchStudyVersion, redeemPairingCode, submitConsentReceipt } from './server-api.ts';
 
 /** Where uploads go and the keys that go with it. */
 export type UploadTarget = {
@@ -56,8 +60,11 @@ export type Pairing = {
   pair(request: { serverUrl: string; studyId: string; code: string; serverKeyId?: string | undefined }): Promise<PairingResult>;
   /**
    * Has the server countersign `receipt` for a paired study; resolves with the checked copy.
-   * @throws CandorError `consent.not-paired`, `consent.bad-countersignature`, and
-   * submitConsentReceipt's errors.
+   * @throws CandorError `consent.not-paired`, `consent.bad-countersignature`,
+   * submitConsentReceipt's errors, and for a countersignature by a key not pinned,
+   * fetchServerKeyChain's errors and EndorsementError `server-key.not-endorsed`,
+   * `server-key.chain-broken`, `server-key.chain-fork`, `server-key.bad-endorsement` (the pin is
+   * unchanged then), `pairing.write-failed`.
    */
   countersign(studyId: string, receipt: ConsentReceipt): Promise<ConsentReceipt>;
   /**
@@ -66,9 +73,18 @@ export type Pairing = {
    * to this request signed by the pinned server key. `skip` names studies not to ask about
    * (withdrawn: their device key is gone). Resolves with the studies whose version changed.
    * @throws CandorError the server-api errors, `server.protocol` for an answer that does not
-   * verify or offers an older version, `pairing.write-failed`; nothing is kept then.
+   * verify or offers an older version, `pairing.write-failed`, and the chain walk's errors as
+   * countersign; nothing is kept then.
    */
   checkStudies(skip: (studyId: string) => boolean): Promise<string[]>;
+  /**
+   * Asks which key the server signs with now (its public checkpoint) and, when it is not the
+   * pinned one, follows the endorsement chain to it, as a signed answer by it would. For what
+   * is checked with the pinned key outside this module: erasure acknowledgements.
+   * Resolves with whether the pinned key moved.
+   * @throws CandorError as fetchServerKeyId, and as the chain walk (see countersign).
+   */
+  followServerKey(): Promise<boolean>;
 };
 
 /** @throws CandorError `pair.server-key-mismatch` or `pair.server-key-changed`. */
@@ -92,6 +108,28 @@ function withoutCountersignature(receipt: ConsentReceipt): string {
 export function openPairing(options: PairingOptions): Pairing {
   const secret = (): SigningKeyPair => options.deviceKey(PAIRING_SECRET_SLOT);
   let record: PairingRecord | null = readPairingRecord(options.dataDir, secret);
+
+  /**
+   * The pinned key, after following the server's endorsements from it when `seenKeyId` (the
+   * key a signature names) is another. Keeps the newest key only once the walk succeeded.
+   */
+  const pinnedKeyFor = async (seenKeyId: string | undefined): Promise<Uint8Array> => {
+    const current = record;
+    if (!current) throw new CandorError('consent.not-paired', 'this agent is not paired with a server');
+    const pinned = { keyId: current.serverKey.keyId, publicKey: fromBase64Url(current.serverKey.publicKey) };
+    if (seenKeyId === undefined || seenKeyId === pinned.keyId) return pinned.publicKey;
+    const newest = walkServerKeyChain(pinned, await fetchServerKeyChain(current.serverUrl));
+    // Nothing new, or the pairing moved while the chain was on its way: keep what is pinned now.
+    if (newest.keyId === pinned.keyId || record !== current) return fromBase64Url((record ?? current).serverKey.publicKey);
+    const next: PairingRecord = {
+      ...current,
+      serverKey: { keyId: newest.keyId, publicKey: toBase64Url(newest.publicKey) },
+      formerServerKeyIds: [...current.formerServerKeyIds, pinned.keyId],
+    };
+    writePairingRecord(options.dataDir, secret, next);
+    record = next;
+    return newest.publicKey;
+  };
 
   return {
     studies: () => record?.studies.map((paired) => paired.study) ?? [],
@@ -144,6 +182,7 @@ export function openPairing(options: PairingOptions): Pairing {
         const next: PairingRecord = {
           serverUrl: origin,
           serverKey: current?.serverKey ?? answer.serverKey,
+          formerServerKeyIds: current?.formerServerKeyIds ?? [],
           studies: [...(current?.studies ?? []), { study: answer.study, aggregatorKey: answer.aggregatorKey, deviceKeyId: device.keyId, pairedAt: new Date(options.now()).toISOString() }],
         };
         // The pseudonym first: a record naming a study whose pseudonym was lost would sign receipts the server refuses.
@@ -168,13 +207,14 @@ export function openPairing(options: PairingOptions): Pairing {
         const signed = signStudyCheck(request, device);
         wipe(device.secretKey);
         const { answer, signature } = await fetchStudyVersion(current.serverUrl, signed);
+        const serverKey = await pinnedKeyFor(answer.serverKeyId);
         const answers =
           answer.nonce === request.nonce &&
           answer.deviceKeyId === request.deviceKeyId &&
           answer.studyId === studyId &&
           answer.study.studyId === studyId &&
-          answer.serverKeyId === current.serverKey.keyId &&
-          studyAnswerVerifies({ answer, signature }, fromBase64Url(current.serverKey.publicKey));
+          answer.serverKeyId === keyIdOf(serverKey) &&
+          studyAnswerVerifies({ answer, signature }, serverKey);
         if (!answers) throw new CandorError('server.protocol', `${current.serverUrl} answered the study check without the pinned server key's signature over this request; nothing was kept`);
         // Versions are immutable: the same number with other content, or an older one, is not the server's study.
         const sameVersion = answer.study.version === paired.study.version;
@@ -182,9 +222,10 @@ export function openPairing(options: PairingOptions): Pairing {
           throw new CandorError('server.protocol', `${current.serverUrl} offers ${studyId} v${String(answer.study.version)}, which contradicts the v${String(paired.study.version)} this agent was given; nothing was kept`);
         }
         if (sameVersion && answer.aggregatorKey.keyId === paired.aggregatorKey.keyId) continue;
+        const latest = record ?? current;
         const next: PairingRecord = {
-          ...current,
-          studies: current.studies.map((kept) => (kept.study.studyId === studyId ? { ...kept, study: answer.study, aggregatorKey: answer.aggregatorKey } : kept)),
+          ...latest,
+          studies: latest.studies.map((kept) => (kept.study.studyId === studyId ? { ...kept, study: answer.study, aggregatorKey: answer.aggregatorKey } : kept)),
         };
         writePairingRecord(options.dataDir, secret, next);
         record = next;
@@ -196,12 +237,21 @@ export function openPairing(options: PairingOptions): Pairing {
       if (!record?.studies.some((paired) => paired.study.studyId === studyId)) {
         throw new CandorError('consent.not-paired', `${studyId} is not paired with a server`);
       }
-      const { serverUrl, serverKey } = record;
+      const { serverUrl } = record;
       const answer = await submitConsentReceipt(serverUrl, receipt);
-      if (withoutCountersignature(answer) !== withoutCountersignature(receipt) || !verifyServerCountersignature(answer, fromBase64Url(serverKey.publicKey))) {
-        throw new CandorError('consent.bad-countersignature', `${serverUrl} did not countersign this receipt with the key pinned at pairing; nothing was recorded`);
+      if (withoutCountersignature(answer) !== withoutCountersignature(receipt)) {
+        throw new CandorError('consent.bad-countersignature', `${serverUrl} answered with a receipt other than the one sent; nothing was recorded`);
+      }
+      if (!verifyServerCountersignature(answer, await pinnedKeyFor(answer.integrity.server?.keyId))) {
+        throw new CandorError('consent.bad-countersignature', `${serverUrl} did not countersign this receipt with the pinned key or one it endorsed; nothing was recorded`);
       }
       return answer;
+    },
+    async followServerKey() {
+      const current = record;
+      if (!current) return false;
+      await pinnedKeyFor(await fetchServerKeyId(current.serverUrl));
+      return record?.serverKey.keyId !== current.serverKey.keyId;
     },
   };
 }

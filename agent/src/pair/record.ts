@@ -1,5 +1,6 @@
 /**
- * What pairing keeps: the server's URL, its signing key as first seen (pinned), and for each
+ * What pairing keeps: the server's URL, its signing key as pinned (and the ids of those it
+ * replaced along the server's endorsements), and for each
  * paired study the version the server offered and the aggregator's sealing key. Kept as one
  * AEAD record (`pairing.sealed`, 0600) under a key derived from a random 32-byte secret the
  * local store holds wrapped by the device master key, so the record is as protected as the
@@ -40,8 +41,13 @@ export type PairedStudy = z.infer<typeof PairedStudy>;
 export const PairingRecord = z.strictObject({
   /** The server's origin, https (or http to this machine). */
   serverUrl: z.string(),
-  /** Pinned on first use: a later pairing answer with another key is refused. */
+  /**
+   * Pinned at pairing: a later pairing answer with another key is refused. It moves only along
+   * the server's endorsement chain (pairing.ts), walked from this key.
+   */
   serverKey: PublicKeyView,
+  /** The keys pinned before, oldest first, each left by following an endorsement from it. */
+  formerServerKeyIds: z.array(KeyId).default([]),
   studies: z.array(PairedStudy),
 });
 export type PairingRecord = z.infer<typeof PairingRecord>;

@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { fromBase64Url, keyIdOf } from '@candor/shared/crypto';
 import { SignedStudyAnswer, type SignedStudyCheck } from '@candor/shared/consent';
+import { ServerKeyChain, type ServerKeyEndorsement } from '@candor/shared/endorsement';
 import { ConsentReceipt, Pseudonym } from '@candor/shared/schemas/consent';
 import { Base64Url, KeyId, Slug } from '@candor/shared/schemas/primitives';
 import { StudyVersion } from '@candor/shared/schemas/study';
@@ -142,6 +143,20 @@ export async function fetchServerKeyId(serverUrl: string): Promise<string> {
   const parsed = CheckpointAnswer.safeParse(answer.json);
   if (!parsed.success) throw new CandorError('server.protocol', `the server at ${serverUrl} does not name its signing key as a Candor server does; is it one?`);
   return parsed.data.checkpoint.serverKeyId;
+}
+
+/**
+ * The server's chain of signing key endorsements, oldest first (`GET /api/v1/server-key/endorsements`),
+ * which the caller must walk from its pinned key before trusting any key in it.
+ * @throws CandorError the `server.*` errors of the request, `server.refused`, or
+ * `server.protocol` for an answer outside the contract.
+ */
+export async function fetchServerKeyChain(serverUrl: string): Promise<ServerKeyEndorsement[]> {
+  const answer = await requestJson(serverUrl, '/api/v1/server-key/endorsements');
+  if (answer.status !== 200) throw refused(serverUrl, answer);
+  const parsed = ServerKeyChain.safeParse(answer.json);
+  if (!parsed.success) throw new CandorError('server.protocol', `the server at ${serverUrl} answered with a key chain outside the Candor contract`);
+  return parsed.data.endorsements;
 }
 
 /**

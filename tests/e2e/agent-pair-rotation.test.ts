@@ -1,0 +1,130 @@
+/**
+ * A paired agent follows the server's signing key through rotations: a real Candor server on
+ * 127.0.0.1 whose admin rotates its key twice before each step, and a real daemon process
+ * (`candor daemon`, replaying a recording). Each of the three things the server signs for the
+ * agent — a consent countersignature, a study check's answer, a withdrawal's erasure
+ * acknowledgement — meets a key the agent has not pinned, and is accepted only after the agent
+ * walked the endorsement chain from its pinned key. Forged chains are refused in
+ * agent-pair-answers.test.ts, by a server that can forge them.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyServerCountersignature } from '@candor/shared/consent';
+import { ConsentReceipt } from '@candor/shared/schemas/consent';
+import { parseUnknown } from '@candor/shared/validation';
+import { openKeyRing } from '../../agent/src/keys/keyring.ts';
+import { PAIRING_SECRET_SLOT, readPairingRecord } from '../../agent/src/pair/record.ts';
+import { openStore } from '../../agent/src/store/store.ts';
+import { loadOrCreateServerKeys } from '../../server/src/keys/files.ts';
+import { studyInput, type Session } from '../server/world.ts';
+import { waitFor } from '../support/wait.ts';
+import { CANDOR, LIVENESS_MS, startDaemonProcess, startPairingServer, type DaemonProcess, type PairingServer } from './paired-agent.ts';
+
+const STUDY = 'rotation-check';
+
+type Run = { code: number; stdout: string; stderr: string };
+
+let root: string;
+let dataDir: string;
+let server: PairingServer;
+let daemon: DaemonProcess;
+let admin: Session;
+/** Every key the server signed with, oldest first. */
+const serverKeyIds: string[] = [];
+
+function candor(command: string, ...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CANDOR, command, '--data-dir', dataDir, ...args], { encoding: 'utf8' }, (error, stdout, stderr) => {
+      resolve({ code: typeof error?.code === 'number' ? error.code : 0, stdout, stderr });
+    });
+  });
+}
+
+/** Two rotations, as an admin makes them: the chain gains two links. */
+async function rotateTwice(): Promise<void> {
+  for (const reason of ['scheduled rotation', 'second scheduled rotation']) {
+    const rotated = await server.world.as(admin, 'POST', '/api/v1/admin/keys/rotate', { reason });
+    expect(rotated.statusCode, rotated.body).toBe(200);
+    serverKeyIds.push(rotated.json<{ current: string }>().current);
+  }
+  const chain = (await server.world.as(undefined, 'GET', '/api/v1/server-key/endorsements')).json<{ endorsements: { endorsement: { newKeyId: string } }[] }>();
+  expect(chain.endorsements.map((link) => link.endorsement.newKeyId)).toEqual(serverKeyIds.slice(1));
+}
+
+function receipts(): ConsentReceipt[] {
+  return readFileSync(join(dataDir, 'receipts.jsonl'), 'utf8').trim().split('\n').map((line) => parseUnknown(ConsentReceipt, JSON.parse(line), 'receipt'));
+}
+
+beforeAll(async () => {
+  server = await startPairingServer(STUDY);
+  admin = await server.world.signIn(server.world.person('ada', [{ role: 'admin', studyId: null }]));
+  serverKeyIds.push(server.serverKeyId);
+  root = mkdtempSync(join(tmpdir(), 'candor-rotation-'));
+  dataDir = join(root, 'data');
+  daemon = await startDaemonProcess(dataDir, join(root, 'daemon.log'));
+  const paired = await candor('pair', '--server', server.url, '--study', STUDY, '--server-key', server.serverKeyId, await server.pairingCode());
+  expect(paired.code, paired.stderr).toBe(0);
+}, 2 * LIVENESS_MS);
+
+afterAll(async () => {
+  await daemon.kill();
+  await server.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('after the server rotates its signing key twice', () => {
+  it('the agent accepts its consent countersigned by the newest key', async () => {
+    await rotateTwice();
+    const enrolled = await candor('enroll', STUDY, '--yes');
+    expect(enrolled.code, enrolled.stderr).toBe(0);
+    const receipt = receipts().at(-1);
+    expect(receipt?.integrity.server?.keyId).toBe(serverKeyIds.at(-1));
+    const current = loadOrCreateServerKeys(server.world.serverKeyFile).current;
+    expect(receipt && verifyServerCountersignature(receipt, current.publicKey)).toBe(true);
+  }, 2 * LIVENESS_MS);
+
+  it('the agent accepts a study check answered by the newest key, and learns of a new version from it', async () => {
+    await rotateTwice();
+    const v2 = { ...studyInput(STUDY, 2), holdBeforeUploadHours: 0, title: 'Rotation check, second version' };
+    for (const response of [
+      await server.world.as(server.researcher, 'POST', `/api/v1/studies/${STUDY}/versions`, v2),
+      await server.world.as(server.researcher, 'POST', `/api/v1/studies/${STUDY}/versions/2/submit`),
+      await server.world.as(server.reviewer, 'POST', `/api/v1/studies/${STUDY}/versions/2/approve`, { reason: 'title reviewed' }),
+    ]) {
+      expect(response.statusCode, response.body).toBeLessThan(300);
+    }
+    // `candor studies` asks the server; only an answer the agent could verify shows v2.
+    await waitFor(
+      async () => (JSON.parse((await candor('studies', '--json')).stdout) as { version: number }[]).some((study) => study.version === 2),
+      'the agent to accept the study check signed by the newest key',
+      LIVENESS_MS,
+    );
+  }, 2 * LIVENESS_MS);
+
+  it('the agent accepts its withdrawal\'s erasure acknowledgement signed by the newest key, and then pins that key', async () => {
+    await rotateTwice();
+    const withdrawn = await candor('withdraw', STUDY, '--json');
+    expect(withdrawn.code, withdrawn.stderr).toBe(0);
+    await waitFor(
+      async () => {
+        server.world.aggregator.runOnce();
+        return (await daemon.client.call('status', {})).storage.erasuresAwaitingAck === 0;
+      },
+      'the erasure to be acknowledged',
+      2 * LIVENESS_MS,
+    );
+    await daemon.kill();
+    const store = openStore({ dataDir, keyRing: openKeyRing({ keyDir: dataDir }) });
+    try {
+      const record = readPairingRecord(dataDir, () => store.deviceKey(PAIRING_SECRET_SLOT));
+      expect(record?.serverKey.keyId).toBe(serverKeyIds.at(-1));
+      // Three walks, each of two links: the keys it left are the first, third and fifth.
+      expect(record?.formerServerKeyIds).toEqual([serverKeyIds[0], serverKeyIds[2], serverKeyIds[4]]);
+    } finally {
+      store.close();
+    }
+  }, 3 * LIVENESS_MS);
+});
