@@ -17,7 +17,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countersignReceipt, signStudyAnswer, type StudyAnswer } from '@candor/shared/consent';
 import { generateSealingKeyPair, generateSigningKeyPair, keyIdOf, toBase64Url, type SigningKeyPair } from '@candor/shared/crypto';
 import { endorseServerKey, type ServerKeyEndorsement } from '@candor/shared/endorsement';
-import { CandorError } from '@candor/shared/errors';
 import { ConsentReceipt } from '@candor/shared/schemas/consent';
 import { StudyVersion } from '@candor/shared/schemas/study';
 import { ControlClient } from '../../agent/src/control/client.ts';
@@ -27,7 +26,7 @@ import { PAIRING_FILE, PAIRING_SECRET_SLOT, readPairingRecord } from '../../agen
 import { openStore } from '../../agent/src/store/store.ts';
 import { SEED_STUDY } from '../support/agent.ts';
 import { waitFor } from '../support/wait.ts';
-import { CODING } from './paired-agent.ts';
+import { CODING, refusal } from './paired-agent.ts';
 
 const STUDY = SEED_STUDY.studyId;
 const study = StudyVersion.parse(SEED_STUDY);
@@ -91,16 +90,6 @@ function pairAnswer(request: unknown, change: (answer: Record<string, unknown>) 
   const { devicePublicKey } = request as { devicePublicKey: string };
   const deviceKeyId = keyIdOf(Buffer.from(devicePublicKey, 'base64url'));
   return json(201, change({ deviceKeyId, studyId: STUDY, study, aggregatorKey: view(studyKey), serverKey: view(serverKey) }));
-}
-
-async function refusal(call: Promise<unknown>): Promise<string> {
-  try {
-    await call;
-  } catch (error) {
-    if (error instanceof CandorError) return error.code;
-    throw error;
-  }
-  return 'accepted';
 }
 
 /** What the agent kept: a pairing record, consent files, its state. */

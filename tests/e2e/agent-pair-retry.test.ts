@@ -10,11 +10,10 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { receiptHash } from '@candor/shared/consent';
-import { CandorError } from '@candor/shared/errors';
 import { ConsentReceipt } from '@candor/shared/schemas/consent';
 import { ControlClient } from '../../agent/src/control/client.ts';
 import { startDaemon, type RunningDaemon } from '../../agent/src/daemon/daemon.ts';
-import { CODING, LIVENESS_MS, startPairingServer, type PairingServer } from './paired-agent.ts';
+import { CODING, LIVENESS_MS, refusal, startPairingServer, type PairingServer } from './paired-agent.ts';
 
 const STUDY = 'pairing-retry';
 const OTHER = 'pairing-other';
@@ -23,16 +22,6 @@ let root: string;
 let server: PairingServer;
 let daemon: RunningDaemon;
 let client: ControlClient;
-
-async function refusal(call: Promise<unknown>): Promise<string> {
-  try {
-    await call;
-  } catch (error) {
-    if (error instanceof CandorError) return error.code;
-    throw error;
-  }
-  return 'accepted';
-}
 
 /** The device keys the server holds for the participant, by study. */
 async function serverDevices(): Promise<{ deviceKeyId: string; studyId: string }[]> {

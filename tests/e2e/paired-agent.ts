@@ -9,6 +9,7 @@ import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { openEnvelope } from '@candor/shared/crypto';
+import { CandorError } from '@candor/shared/errors';
 import { fromUtf8 } from '@candor/shared/encoding';
 import { SealedEnvelope, UploadBatch } from '@candor/shared/schemas/envelope';
 import { API_PATHS } from '@candor/shared/schemas/ingest';
@@ -160,4 +161,15 @@ export async function startDaemonProcess(dataDir: string, logFile: string, extra
       await exited;
     },
   };
+}
+
+/** The code an agent call was refused with, or 'accepted'; anything but a coded refusal is rethrown. */
+export async function refusal(call: Promise<unknown>): Promise<string> {
+  try {
+    await call;
+  } catch (error) {
+    if (error instanceof CandorError) return error.code;
+    throw error;
+  }
+  return 'accepted';
 }
