@@ -45,6 +45,23 @@ function versionOf(store: ApiStore, studyId: string, version: number) {
   return found;
 }
 
+type StudyRow = NonNullable<ReturnType<ApiStore['findStudy']>>;
+type StudyMove = Pick<Parameters<ApiStore['setStudyStatus']>[0], 'status' | 'currentVersion'> & { action: string; target: string | null; reason: string };
+
+/**
+ * Moves a study to the status `decide` names, audited, in one transaction: a refusal thrown by
+ * `decide` changes nothing. @throws HttpError `not-found`, or whatever `decide` throws.
+ */
+function moveStudy(store: ApiStore, studyId: string, actor: string, at: Date, decide: (study: StudyRow) => StudyMove): void {
+  store.transaction(() => {
+    const study = store.findStudy(studyId);
+    if (!study) throw notFound();
+    const { action, target, reason, ...status } = decide(study);
+    store.setStudyStatus({ id: studyId, ...status });
+    appendAudit(store, { actor, action, studyId, target, reason, outcome: 'done' }, at);
+  });
+}
+
 export const STUDY_ROUTES = [
   defineRoute({
     method: 'POST',
@@ -145,16 +162,11 @@ export const STUDY_ROUTES = [
     permission: RESEARCHER_OF_STUDY,
     schema: { params: StudyParams, response: { 200: StudyView } },
     handler: ({ caller, services, params }) => {
-      const actor = personIdOf(caller);
-      const at = services.now();
-      services.store.transaction(() => {
-        const study = services.store.findStudy(params.studyId);
-        if (!study) throw notFound();
+      moveStudy(services.store, params.studyId, personIdOf(caller), services.now(), (study) => {
         if (study.status !== 'draft') throw new HttpError('study.wrong-state', 'only a draft study can be opened');
         const approved = services.store.listStudyVersions(params.studyId).filter((version) => version.state === 'approved').at(-1);
         if (!approved) throw new HttpError('study.wrong-state', 'a study opens only once a version is approved');
-        services.store.setStudyStatus({ id: params.studyId, status: 'open', currentVersion: approved.version });
-        appendAudit(services.store, { actor, action: 'study.open', studyId: params.studyId, target: `v${approved.version}`, reason: 'opened for enrollment', outcome: 'done' }, at);
+        return { status: 'open', currentVersion: approved.version, action: 'study.open', target: `v${approved.version}`, reason: 'opened for enrollment' };
       });
       return { status: 200, body: studyViewOf(services.store, params.studyId) };
     },
@@ -165,14 +177,9 @@ export const STUDY_ROUTES = [
     permission: RESEARCHER_OF_STUDY,
     schema: { params: StudyParams, response: { 200: StudyView } },
     handler: ({ caller, services, params }) => {
-      const actor = personIdOf(caller);
-      const at = services.now();
-      services.store.transaction(() => {
-        const study = services.store.findStudy(params.studyId);
-        if (!study) throw notFound();
+      moveStudy(services.store, params.studyId, personIdOf(caller), services.now(), (study) => {
         if (study.status !== 'open') throw new HttpError('study.wrong-state', 'only an open study can be closed');
-        services.store.setStudyStatus({ id: params.studyId, status: 'closed', currentVersion: study.currentVersion });
-        appendAudit(services.store, { actor, action: 'study.close', studyId: params.studyId, target: null, reason: 'closed', outcome: 'done' }, at);
+        return { status: 'closed', currentVersion: study.currentVersion, action: 'study.close', target: null, reason: 'closed' };
       });
       return { status: 200, body: studyViewOf(services.store, params.studyId) };
     },
