@@ -178,29 +178,18 @@ export function getInputFocus(): Buffer {
   return Buffer.from([43, 0, 1, 0]);
 }
 
-export function queryTree(window: number): Buffer {
+/** A request whose only argument is one window (or drawable) id: 8 bytes, length 2. */
+function windowRequest(opcode: number, window: number): Buffer {
   const request = Buffer.alloc(8);
-  request.writeUInt8(15, 0);
+  request.writeUInt8(opcode, 0);
   request.writeUInt16LE(2, 2);
   request.writeUInt32LE(window, 4);
   return request;
 }
 
-export function getWindowAttributes(window: number): Buffer {
-  const request = Buffer.alloc(8);
-  request.writeUInt8(3, 0);
-  request.writeUInt16LE(2, 2);
-  request.writeUInt32LE(window, 4);
-  return request;
-}
-
-export function getGeometry(drawable: number): Buffer {
-  const request = Buffer.alloc(8);
-  request.writeUInt8(14, 0);
-  request.writeUInt16LE(2, 2);
-  request.writeUInt32LE(drawable, 4);
-  return request;
-}
+export const queryTree = (window: number): Buffer => windowRequest(15, window);
+export const getWindowAttributes = (window: number): Buffer => windowRequest(3, window);
+export const getGeometry = (drawable: number): Buffer => windowRequest(14, drawable);
 
 /** A QueryTree reply's children, bottom of the stacking order first. */
 export function childrenOf(reply: Buffer): number[] {
