@@ -14,7 +14,7 @@ import { ConsentReceipt } from '../../shared/src/schemas/consent.ts';
 import type { SealedEnvelope, UploadBatch } from '../../shared/src/schemas/envelope.ts';
 import type { SignedErasureRequest } from '../../shared/src/schemas/ingest.ts';
 import type { Role } from '../../shared/src/schemas/primitives.ts';
-import { captureScopeOf, StudyVersion, type StudyVersionInput } from '../../shared/src/schemas/study.ts';
+import { StudyVersion, type StudyVersionInput } from '../../shared/src/schemas/study.ts';
 import { fromBase64Url } from '../../shared/src/crypto.ts';
 import { hashPassword } from '../../server/src/auth/passwords.ts';
 import { buildServer, type ServerConfig } from '../../server/src/http/app.ts';
@@ -22,6 +22,8 @@ import { createAggregator, type Aggregator } from '../../server/src/aggregate/ag
 import { openApiStore, type ApiStore } from '../../server/src/db/store.ts';
 import { loadOrCreateServerKeys, rotateServerSigningKey } from '../../server/src/keys/files.ts';
 import { signErasureRequest } from '../../shared/src/erasure.ts';
+import { consentNoticeOf } from '../../agent/src/consent/notice.ts';
+import { unsignedReceipt } from '../../agent/src/consent/receipts.ts';
 
 export const PASSWORD = 'correct horse battery staple';
 // One scrypt hash for every seeded account keeps the suites fast; sign-in still verifies it for real.
@@ -193,51 +195,9 @@ export function consentReceiptFor(
   consentTimestamp = new Date().toISOString(),
   previousReceiptHash: string | null = null,
 ): ConsentReceipt {
-  return signReceiptAsParticipant(
-    {
-      header: {
-        schemaVersion: 'candor.consent-receipt/1',
-        receiptId: crypto.randomUUID(),
-        jurisdiction: 'EU',
-        language: 'en',
-        consentTimestamp,
-        collectionMethod: `tray consent window, study v${study.version}`,
-        principalId: device.pseudonym,
-      },
-      parties: { controllers: [study.controller], recipients: study.recipients, aggregatorKeyId: device.aggregatorKeyId },
-      notice: { version: `v${study.version}`, contentHash: canonicalHash('notice') },
-      processing: [
-        {
-          purpose: study.purpose,
-          purposeCategory: study.purposeCategory,
-          consentType: 'explicit',
-          dataCategories: [{ category: 'interaction', sensitivity: 'interaction' }],
-          captureScope: {
-            studyId: study.studyId,
-            studyVersion: study.version,
-            scopeHash: canonicalHash(captureScopeOf(study)),
-            signals: study.signals,
-            apps: { allow: study.apps.allow, deny: study.apps.deny },
-            maxSessionMinutes: study.maxSessionMinutes,
-            neverLeavesDevice: ['typed text', 'window titles'],
-          },
-          storageLocations: ['device', 'candor server'],
-          retentionDays: study.retentionDays,
-          recipients: study.recipients,
-          privacyMechanisms: {
-            redactionPolicyHash: study.redactionPolicy.hash,
-            k: study.k,
-            epsilonPerRelease: study.dp.epsilonPerRelease,
-            lifetimeEpsilon: study.dp.lifetimeEpsilon,
-          },
-          withdrawalMethod: 'tray: withdraw',
-        },
-      ],
-      event: { state, validUntil: state === 'withdrawn' ? null : validUntil, performedBy: 'participant' },
-      integrity: { previousReceiptHash },
-    },
-    device.pair,
-  );
+  const parties = { principalId: device.pseudonym, aggregatorKeyId: device.aggregatorKeyId };
+  const receipt = unsignedReceipt(study, consentNoticeOf(study), parties, state, Date.parse(consentTimestamp), Date.parse(validUntil), previousReceiptHash);
+  return signReceiptAsParticipant(receipt, device.pair);
 }
 
 /** The start of the 15-minute window `at` falls in, as agents align them. */

@@ -128,7 +128,8 @@ export function openConsentRecords(dir: string, deviceKey: DeviceKeySource): Con
   };
 }
 
-function unsignedReceipt(
+/** The receipt for consenting to (or withdrawing from) `study` after reading `notice`, before the device signs it. */
+export function unsignedReceipt(
   study: StudyVersion,
   notice: ConsentNotice,
   { principalId, aggregatorKeyId }: { principalId: string; aggregatorKeyId: string },
