@@ -1,7 +1,6 @@
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { readCorpus } from '../corpus.ts';
+import { editedCorpusLines } from '../../../../tests/support/corpus-lines.ts';
 import { DETECTORS } from '../detect.ts';
 import { featuresOf, TextFeatures, type NumberRuns, type Span } from './detector.ts';
 
@@ -18,26 +17,9 @@ function nothingRuledOut(text: string): TextFeatures {
   return features;
 }
 
-const corpus = readCorpus(fileURLToPath(new URL('../../../../seeds/redaction-corpus/corpus.v1.jsonl', import.meta.url))).map((line) => line.text);
 // Characters the prefilters count or stop at, in both cases and beyond ASCII.
 const EDITS = ['@', ':', '.', '-', ' ', '+', '(', ')', '[', ']', '/', '_', '=', '~', ',', '!', '0', '7', 'A', 'k', 'Q', 'é', 'Ü', '\u00a0', '\t', '\n', '--', '-----', 'PASS', 'Key', ' with ', ' dot ', 'Tel: ', 'SSN ', 'call me at ', 'Dear ', 'Regards, ', ' hi ', 'Q~', 'password=', ' -p ', ' -u a:', 'Bearer ', '=='];
-// Lines like the corpus's: a line, or two joined, cut anywhere and edited in a few places.
-const texts = fc
-  .tuple(
-    fc.constantFrom(...corpus),
-    fc.constantFrom('', ' ', '\n', ', '),
-    fc.constantFrom(...corpus),
-    fc.nat(),
-    fc.array(fc.tuple(fc.nat(), fc.constantFrom(...EDITS)), { maxLength: 4 }),
-  )
-  .map(([first, joint, second, cut, edits]) => {
-    let text = (first + joint + second).slice(cut % (first.length + 1));
-    for (const [at, edit] of edits) {
-      const index = at % (text.length + 1);
-      text = text.slice(0, index) + edit + text.slice(index);
-    }
-    return text;
-  });
+const texts = editedCorpusLines({ joints: ['', ' ', '\n', ', '], edits: EDITS, maxEdits: 4 });
 
 function find(id: keyof typeof DETECTORS, text: string, features: TextFeatures): Span[] {
   const found: Span[] = [];

@@ -1,7 +1,6 @@
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { readCorpus } from '../corpus.ts';
+import { editedCorpusLines } from '../../../../tests/support/corpus-lines.ts';
 import { DETECTORS, findSpans } from '../detect.ts';
 import { eachAddress } from './contact.ts';
 import { measureDigitRuns, SHORTEST_NUMBER } from './detector.ts';
@@ -60,19 +59,9 @@ function labelsOf(text: string): unknown[][] {
   return visited;
 }
 
-const corpus = readCorpus(fileURLToPath(new URL('../../../../seeds/redaction-corpus/corpus.v1.jsonl', import.meta.url))).map((line) => line.text);
 // Corpus lines, or two joined, cut anywhere and edited where the scanners decide things.
 const EDITS = ['@', '@@', '.', '..', '-', '_', '__', '%', '+', '/', '=', '==', '===', ' ', ':', '"', "'", '\n', 'é', 'git@', 'a@b.co', '@2x.png', 'DB_', 'x-', 'password=', 'Secret: ', 'api_key', 'aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5'];
-const editedLines = fc
-  .tuple(fc.constantFrom(...corpus), fc.constantFrom('', ' ', '\n', '=', '_'), fc.constantFrom(...corpus), fc.nat(), fc.array(fc.tuple(fc.nat(), fc.constantFrom(...EDITS)), { maxLength: 5 }))
-  .map(([first, joint, second, cut, edits]) => {
-    let text = (first + joint + second).slice(cut % (first.length + 1));
-    for (const [at, edit] of edits) {
-      const index = at % (text.length + 1);
-      text = text.slice(0, index) + edit + text.slice(index);
-    }
-    return text;
-  });
+const editedLines = editedCorpusLines({ joints: ['', ' ', '\n', '=', '_'], edits: EDITS, maxEdits: 5 });
 // Strings from the few characters each pattern turns on, so the edges come up often.
 const stringsOf = (characters: string[], maxLength: number) => fc.string({ unit: fc.constantFrom(...characters), maxLength });
 const addressLike = stringsOf(['a', 'Z', '7', '.', '-', '_', '%', '+', '@', ' ', ':', 'é', 'co', 'git'], 40);
