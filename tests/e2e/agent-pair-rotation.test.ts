@@ -7,7 +7,6 @@
  * walked the endorsement chain from its pinned key. Forged chains are refused in
  * agent-pair-answers.test.ts, by a server that can forge them.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,11 +20,9 @@ import { openStore } from '../../agent/src/store/store.ts';
 import { loadOrCreateServerKeys } from '../../server/src/keys/files.ts';
 import { studyInput, type Session } from '../server/world.ts';
 import { waitFor } from '../support/wait.ts';
-import { CANDOR, LIVENESS_MS, startDaemonProcess, startPairingServer, type DaemonProcess, type PairingServer } from './paired-agent.ts';
+import { LIVENESS_MS, startDaemonProcess, startPairingServer, type DaemonProcess, type PairingServer, runCandor, type CliRun } from './paired-agent.ts';
 
 const STUDY = 'rotation-check';
-
-type Run = { code: number; stdout: string; stderr: string };
 
 let root: string;
 let dataDir: string;
@@ -35,13 +32,8 @@ let admin: Session;
 /** Every key the server signed with, oldest first. */
 const serverKeyIds: string[] = [];
 
-function candor(command: string, ...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CANDOR, command, '--data-dir', dataDir, ...args], { encoding: 'utf8' }, (error, stdout, stderr) => {
-      resolve({ code: typeof error?.code === 'number' ? error.code : 0, stdout, stderr });
-    });
-  });
-}
+/** Runs `candor COMMAND --data-dir D ARGS…` against this test's agent. */
+const candor = (command: string, ...args: string[]): Promise<CliRun> => runCandor(dataDir, command, ...args);
 
 /** Two rotations, as an admin makes them: the chain gains two links. */
 async function rotateTwice(): Promise<void> {

@@ -6,7 +6,6 @@
  * and kept on both sides; a session's windows are accepted by that server and opened by its
  * aggregator. Each way pairing can fail says so with its exit code and keeps nothing.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,27 +20,19 @@ import { PAIRING_FILE } from '../../agent/src/pair/record.ts';
 import { loadOrCreateServerKeys } from '../../server/src/keys/files.ts';
 import { studyInput } from '../server/world.ts';
 import { waitFor } from '../support/wait.ts';
-import { CANDOR, LIVENESS_MS, startDaemonProcess, startPairingServer, type DaemonProcess, type PairingServer } from './paired-agent.ts';
+import { LIVENESS_MS, startDaemonProcess, startPairingServer, type DaemonProcess, type PairingServer, runCandor, type CliRun } from './paired-agent.ts';
 
 const STUDY = 'pairing-check';
-
-type Run = { code: number; stdout: string; stderr: string };
 
 let root: string;
 let dataDir: string;
 let server: PairingServer;
 let daemon: DaemonProcess;
 
-/** Runs `candor COMMAND --data-dir D ARGS…`. */
-function candor(command: string, ...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CANDOR, command, '--data-dir', dataDir, ...args], { encoding: 'utf8' }, (error, stdout, stderr) => {
-      resolve({ code: typeof error?.code === 'number' ? error.code : 0, stdout, stderr });
-    });
-  });
-}
+/** Runs `candor COMMAND --data-dir D ARGS…` against this test's agent. */
+const candor = (command: string, ...args: string[]): Promise<CliRun> => runCandor(dataDir, command, ...args);
 
-function expectOneLineError(run: Run, code: number, message: RegExp): void {
+function expectOneLineError(run: CliRun, code: number, message: RegExp): void {
   expect(run.code, run.stderr).toBe(code);
   expect(run.stderr).toMatch(message);
   expect(run.stderr).not.toMatch(/^\s+at /m);

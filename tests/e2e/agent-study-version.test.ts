@@ -8,7 +8,6 @@
  * v2 is captured and its windows are accepted by the server, as is the window captured under
  * v1 before the agent learnt of v2, which it uploads after the participant consented to v2.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,11 +20,9 @@ import { parseUnknown } from '@candor/shared/validation';
 import { loadOrCreateServerKeys } from '../../server/src/keys/files.ts';
 import { studyInput } from '../server/world.ts';
 import { waitFor } from '../support/wait.ts';
-import { CANDOR, LIVENESS_MS, startDaemonProcess, startPairingServer, type DaemonProcess, type PairingServer } from './paired-agent.ts';
+import { LIVENESS_MS, startDaemonProcess, startPairingServer, type DaemonProcess, type PairingServer, runCandor, type CliRun } from './paired-agent.ts';
 
 const STUDY = 'versioned-study';
-
-type Run = { code: number; stdout: string; stderr: string };
 
 let root: string;
 let dataDir: string;
@@ -34,13 +31,8 @@ let daemon: DaemonProcess;
 /** The study version of every envelope the server stored. */
 const storedVersions: number[] = [];
 
-function candor(command: string, ...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CANDOR, command, '--data-dir', dataDir, ...args], { encoding: 'utf8' }, (error, stdout, stderr) => {
-      resolve({ code: typeof error?.code === 'number' ? error.code : 0, stdout, stderr });
-    });
-  });
-}
+/** Runs `candor COMMAND --data-dir D ARGS…` against this test's agent. */
+const candor = (command: string, ...args: string[]): Promise<CliRun> => runCandor(dataDir, command, ...args);
 
 async function status(): Promise<AgentStatus> {
   const run = await candor('status', '--json');

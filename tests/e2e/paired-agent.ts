@@ -4,7 +4,7 @@
  * 127.0.0.1 with one open study and one enrolled participant, and real daemon processes
  * (`candor daemon` through agent/bin/candor.js, replaying a recording so no X server is needed).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
@@ -172,4 +172,15 @@ export async function refusal(call: Promise<unknown>): Promise<string> {
     throw error;
   }
   return 'accepted';
+}
+
+export type CliRun = { code: number; stdout: string; stderr: string };
+
+/** Runs `candor COMMAND --data-dir D ARGS…` as a participant would, and resolves with its exit code and output. */
+export function runCandor(dataDir: string, command: string, ...args: string[]): Promise<CliRun> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CANDOR, command, '--data-dir', dataDir, ...args], { encoding: 'utf8' }, (error, stdout, stderr) => {
+      resolve({ code: typeof error?.code === 'number' ? error.code : 0, stdout, stderr });
+    });
+  });
 }
