@@ -131,11 +131,24 @@ describe('the HTTP edge', () => {
     expect(statuses.slice(10)).toEqual([429, 429]);
   });
 
-  it('sends security headers', async () => {
-    const response = await world.app.inject({ method: 'GET', url: '/api/v1/health' });
-    expect(response.headers['x-content-type-options']).toBe('nosniff');
-    expect(response.headers['content-security-policy']).toContain("default-src 'self'");
-    expect(response.headers['strict-transport-security']).toBeDefined();
+  it('sends security headers on answers, refusals and unknown routes alike', async () => {
+    const answers = await Promise.all([
+      world.app.inject({ method: 'GET', url: '/api/v1/health' }),
+      world.app.inject({ method: 'GET', url: '/api/v1/audit' }),
+      world.app.inject({ method: 'GET', url: '/api/v1/no-such-route' }),
+      world.app.inject({ method: 'POST', url: '/api/v1/ingest', headers: { 'content-type': 'application/json' }, payload: '{"nested":' }),
+    ]);
+    expect(answers.map((response) => response.statusCode)).toEqual([200, 401, 404, 400]);
+    for (const response of answers) {
+      expect(response.headers['x-content-type-options']).toBe('nosniff');
+      expect(response.headers['content-security-policy']).toContain("default-src 'self'");
+      expect(response.headers['content-security-policy']).toContain("object-src 'none'");
+      expect(response.headers['strict-transport-security']).toMatch(/^max-age=\d+; includeSubDomains$/);
+      expect(response.headers['x-frame-options']).toBe('SAMEORIGIN');
+      expect(response.headers['referrer-policy']).toBe('no-referrer');
+      expect(response.headers['cross-origin-opener-policy']).toBe('same-origin');
+      expect(response.headers['x-powered-by']).toBeUndefined();
+    }
   });
 
   it('never logs passwords, session tokens, CSRF tokens or envelope contents', async () => {
