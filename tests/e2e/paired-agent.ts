@@ -15,6 +15,7 @@ import { SealedEnvelope, UploadBatch } from '@candor/shared/schemas/envelope';
 import { API_PATHS } from '@candor/shared/schemas/ingest';
 import type { WindowAggregate } from '@candor/shared/schemas/window';
 import { ControlClient } from '../../agent/src/control/client.ts';
+import { HttpError } from '../../server/src/http/errors.ts';
 import type { AnyRoute } from '../../server/src/http/route.ts';
 import { ALL_ROUTES } from '../../server/src/http/routes/index.ts';
 import { loadOrCreateAggregatorKeys, loadOrCreateServerKeys } from '../../server/src/keys/files.ts';
@@ -45,6 +46,8 @@ export type PairingServer = {
   readonly serverKeyId: string;
   /** The HTTP status of every ingest request the server answered (or would have). */
   readonly ingestStatuses: number[];
+  /** Every ingest request the server refused: its error code and the batch it carried. */
+  readonly ingestRefusals: { code: string; batchId: string }[];
   /** A fresh one-time pairing code for the study, as the participant gets it. */
   pairingCode(): Promise<string>;
   onStored(hook: StoredHook | null): void;
@@ -63,13 +66,20 @@ export async function startPairingServer(studyId: string): Promise<PairingServer
   let offsetMs = 0;
   let hook: StoredHook | null = null;
   const ingestStatuses: number[] = [];
+  const ingestRefusals: { code: string; batchId: string }[] = [];
   // The ingest route as it is, with a pause after the store for the kill-mid-upload tests.
   const routes: AnyRoute[] = ALL_ROUTES.map((route) => {
     if (route.url !== API_PATHS.ingest) return route;
     return {
       ...route,
       handler: async (input: Parameters<AnyRoute['handler']>[0]) => {
-        const result = await route.handler(input);
+        let result: Awaited<ReturnType<AnyRoute['handler']>>;
+        try {
+          result = await route.handler(input);
+        } catch (error) {
+          if (error instanceof HttpError) ingestRefusals.push({ code: error.code, batchId: (input.body as SealedEnvelope).header.batchId });
+          throw error;
+        }
         ingestStatuses.push(result.status);
         if (hook) await hook(input.body as SealedEnvelope);
         return result;
@@ -88,7 +98,7 @@ export async function startPairingServer(studyId: string): Promise<PairingServer
   ];
   for (const response of opened) expect(response.statusCode, response.body).toBeLessThan(300);
   // The aggregator makes the study's sealing key on its first pass; devices pair after that.
-  expect(world.aggregator.runOnce().keysCreated).toBe(1);
+  expect(world.aggregator.runOnce().studyKeysPublished).toBe(1);
   const participant = await world.signIn(world.person('pat', [{ role: 'participant', studyId: null }]));
   expect((await world.as(participant, 'POST', `/api/v1/studies/${studyId}/enroll`)).statusCode).toBe(200);
 
@@ -101,6 +111,7 @@ export async function startPairingServer(studyId: string): Promise<PairingServer
     reviewer,
     serverKeyId: loadOrCreateServerKeys(world.serverKeyFile).current.keyId,
     ingestStatuses,
+    ingestRefusals,
     async pairingCode() {
       const response = await world.as(participant, 'POST', `/api/v1/studies/${studyId}/pairing-codes`);
       expect(response.statusCode).toBe(201);
@@ -110,8 +121,8 @@ export async function startPairingServer(studyId: string): Promise<PairingServer
       hook = next;
     },
     windowsIn(envelope, devicePublicKey) {
-      const studyKey = [...loadOrCreateAggregatorKeys(world.aggregatorKeyFile).studyKeys.values()].find((key) => key.studyId === studyId);
-      if (!studyKey) throw new Error('no study key');
+      const studyKey = loadOrCreateAggregatorKeys(world.aggregatorKeyFile).studyKeys.get(envelope.header.recipientKeyId);
+      if (studyKey?.studyId !== studyId) throw new Error('no study key');
       return UploadBatch.parse(JSON.parse(fromUtf8(openEnvelope(envelope, devicePublicKey, studyKey)))).windows;
     },
     setClockOffset(ms) {

@@ -57,7 +57,59 @@ describe('keys rotate', () => {
   it('refuses an unknown key kind with exit code 2', () => {
     const result = cli('keys', 'rotate', '--which', 'everything', '--db', world.files.apiDb);
     expect(result.status).toBe(2);
-    expect(result.stderr).toContain('--which must be server or aggregator');
+    expect(result.stderr).toContain('--which must be server, aggregator or study');
+  });
+});
+
+describe('keys rotate --which study', () => {
+  it('makes a sealing key the aggregator publishes, refuses envelopes sealed to the old one, and still opens those stored before', async () => {
+    const device = await world.enrollDevice('keyed', await world.signIn(world.person('sam', [{ role: 'participant', studyId: null }])));
+    expect(await world.consent(device)).toBe(201);
+    const before = world.store.aggregator.currentStudyKey('keyed');
+    if (!before) throw new Error('no study key');
+    // Stored sealed to the old key, and not yet opened when the key changes.
+    const early = world.seal(device, { windows: [keyboardWindow('keyed', 10)] });
+    expect((await world.as(undefined, 'POST', '/api/v1/ingest', early)).statusCode).toBe(201);
+
+    const result = cli('keys', 'rotate', '--which', 'study', '--study', 'keyed', '--db', world.files.apiDb);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('keyed sealing key');
+    // Published only by the aggregator's next pass, the only writer of its database.
+    expect(world.store.aggregator.currentStudyKey('keyed')?.keyId).toBe(before.keyId);
+    expect(world.aggregator.runOnce()).toMatchObject({ studyKeysPublished: 1, accepted: 1, quarantined: 0 });
+    const after = world.store.aggregator.currentStudyKey('keyed');
+    if (!after) throw new Error('no study key after the rotation');
+    expect(after.keyId).not.toBe(before.keyId);
+    const inFile = loadOrCreateAggregatorKeys(world.aggregatorKeyFile).studyKeys;
+    expect(inFile.get(before.keyId)?.retired).toBe(true);
+    expect(inFile.get(after.keyId)?.retired).toBe(false);
+    expect(world.store.lastAuditRow()).toMatchObject({ actor: 'operator', action: 'keys.rotate', studyId: 'keyed', target: 'study-key' });
+
+    const late = world.seal(device, { windows: [keyboardWindow('keyed', 10)] });
+    const refused = await world.as(undefined, 'POST', '/api/v1/ingest', late);
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json<{ error: { code: string } }>().error.code).toBe('ingest.wrong-recipient');
+    // The agent seals each try afresh: the same batch sealed to the new key is taken and opened.
+    const resealed = world.seal({ ...device, aggregatorKey: after.publicKey, aggregatorKeyId: after.keyId }, { windows: [keyboardWindow('keyed', 10)] }, { batchId: late.header.batchId });
+    expect((await world.as(undefined, 'POST', '/api/v1/ingest', resealed)).statusCode).toBe(201);
+    expect(world.aggregator.runOnce()).toMatchObject({ studyKeysPublished: 0, accepted: 1, quarantined: 0 });
+    // A consent receipt must name the current key.
+    expect(await world.consent(device)).toBe(400);
+    expect(await world.consent({ ...device, aggregatorKey: after.publicKey, aggregatorKeyId: after.keyId })).toBe(201);
+  });
+
+  it('refuses a study with no sealing key, or --study without --which study, and changes nothing', () => {
+    const keyFile = readFileSync(world.aggregatorKeyFile, 'utf8');
+    const lastAudit = world.store.lastAuditRow()?.seq;
+    const unknown = cli('keys', 'rotate', '--which', 'study', '--study', 'no-such-study', '--db', world.files.apiDb);
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toBe('candor-server: no-such-study has no sealing key to rotate; the aggregator makes one once a version of it is approved\n');
+    const unnamed = cli('keys', 'rotate', '--which', 'study', '--db', world.files.apiDb);
+    expect(unnamed.status).toBe(2);
+    expect(unnamed.stderr).toContain('--study names the study whose key to rotate');
+    expect(cli('keys', 'rotate', '--which', 'server', '--study', 'keyed', '--db', world.files.apiDb).status).toBe(2);
+    expect(readFileSync(world.aggregatorKeyFile, 'utf8')).toBe(keyFile);
+    expect(world.store.lastAuditRow()?.seq).toBe(lastAudit);
   });
 });
 

@@ -53,7 +53,7 @@ beforeAll(async () => {
   if (!match?.[1]) throw new Error(`server did not start: ${output}`);
   base = match[1];
   // The aggregator makes the study's sealing key on its first pass; agents pair after that.
-  for (let attempt = 0; attempt < 400 && !output.includes('"keysCreated":1'); attempt += 1) await sleep(50);
+  for (let attempt = 0; attempt < 400 && !output.includes('"studyKeysPublished":1'); attempt += 1) await sleep(50);
   for (const [, name, password] of output.matchAll(/demo account (\w+): password (\S+)/g)) if (name && password) passwords.set(name, password);
 });
 afterAll(() => {

@@ -6,7 +6,7 @@
  * them, and (4) rewrites the cohort results (≥ k participants) the API server may read.
  */
 import { decryptRecord, generateDataKey, openEnvelope, recordKeyId, wrapDataKey, encryptRecord, CryptoError, type DataKey } from '@candor/shared/crypto';
-import { CandorError } from '@candor/shared/errors';
+import { CandorError, InvariantError } from '@candor/shared/errors';
 import { fromUtf8, utf8 } from '@candor/shared/encoding';
 import { ConsentReceipt } from '@candor/shared/schemas/consent';
 import { SealedEnvelope } from '@candor/shared/schemas/envelope';
@@ -17,7 +17,7 @@ import { cohortCells, metricsOfWindows, type Metrics } from './cohorts.ts';
 import { consentPeriods } from './consent.ts';
 import { consentedBatchSchema } from './scope.ts';
 
-export type PassSummary = { accepted: number; quarantined: number; erased: number; keysCreated: number; rewrapped: number; expired: number };
+export type PassSummary = { accepted: number; quarantined: number; erased: number; studyKeysPublished: number; rewrapped: number; expired: number };
 
 export type Aggregator = { runOnce: () => PassSummary; close: () => void };
 
@@ -61,17 +61,34 @@ export function createAggregator(options: { files: StoreFiles; keyFile: string; 
     store.replaceCohortResults({ studyId, rows: cohortCells(perParticipant, k).map((cell) => ({ studyId, ...cell, computedAt })) });
   }
 
-  function ensureStudyKeys(): number {
-    let created = 0;
+  /**
+   * Publishes, for every study with an approved version, the study key its agents must seal to:
+   * the one the key file holds as current, created here when the study has none. A rotation
+   * (`candor-server keys rotate --which study`) writes a new current key to the file and retires
+   * the old one there, keeping its secret half to open envelopes sealed to it; this pass then
+   * makes it the published one. The aggregator is the only writer of its database.
+   */
+  function publishStudyKeys(): number {
+    let published = 0;
     const studies = new Set(store.api.listApprovedStudyVersions().map((row) => row.studyId));
+    const fileCurrent = (studyId: string) => [...keys.studyKeys.values()].find((key) => key.studyId === studyId && !key.retired);
     for (const studyId of studies) {
-      if (store.currentStudyKey(studyId)) continue;
-      const pair = addStudyKey(options.keyFile, studyId, now());
-      store.insertStudyKey({ keyId: pair.keyId, studyId, publicKey: pair.publicKey, createdAt: now().toISOString() });
-      created += 1;
+      let current = fileCurrent(studyId);
+      if (!current) {
+        addStudyKey(options.keyFile, studyId, now());
+        keys = loadOrCreateAggregatorKeys(options.keyFile);
+        current = fileCurrent(studyId);
+        if (!current) throw new InvariantError(`the new key of ${studyId} is not in the key file`);
+      }
+      if (store.currentStudyKey(studyId)?.keyId === current.keyId) continue;
+      const { keyId, publicKey } = current;
+      store.transaction(() => {
+        store.retireStudyKeys(studyId);
+        store.insertStudyKey({ keyId, studyId, publicKey, createdAt: now().toISOString() });
+      });
+      published += 1;
     }
-    if (created > 0) keys = loadOrCreateAggregatorKeys(options.keyFile);
-    return created;
+    return published;
   }
 
   function carryOutErasures(): number {
@@ -203,12 +220,12 @@ export function createAggregator(options: { files: StoreFiles; keyFile: string; 
     runOnce: () => {
       // Key rotations are made by `candor-server keys rotate` in another process: re-read the file each pass.
       keys = loadOrCreateAggregatorKeys(options.keyFile);
-      const keysCreated = ensureStudyKeys();
+      const studyKeysPublished = publishStudyKeys();
       const rewrapped = rewrapParticipantKeys();
       const erased = carryOutErasures();
       const { accepted, quarantined } = processEnvelopes();
       const expired = expireOldRows();
-      return { accepted, quarantined, erased, keysCreated, rewrapped, expired };
+      return { accepted, quarantined, erased, studyKeysPublished, rewrapped, expired };
     },
     close: () => {
       store.close();

@@ -19,7 +19,7 @@ import { appendAudit } from '../audit/record.ts';
 import { createAggregator } from '../aggregate/aggregator.ts';
 import { openApiStore } from '../db/store.ts';
 import { buildServer } from '../http/app.ts';
-import { addMasterKey, loadOrCreateServerKeys, rotateServerSigningKey } from '../keys/files.ts';
+import { addMasterKey, addStudyKey, loadOrCreateAggregatorKeys, loadOrCreateServerKeys, rotateServerSigningKey } from '../keys/files.ts';
 import { serverPaths } from './paths.ts';
 import { addPerson, seedDemo } from './seed.ts';
 import { randomBytes, toBase64Url } from '@candor/shared/crypto';
@@ -32,6 +32,7 @@ const USAGE = `usage:
   candor-server user add --username NAME --role participant|researcher|privacy_reviewer|admin [--study ID] [--db FILE]
   candor-server audit verify [--db FILE] [--checkpoint FILE]
   candor-server keys rotate --which server|aggregator [--db FILE]
+  candor-server keys rotate --which study --study ID [--db FILE]
 `;
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -182,20 +183,34 @@ function auditVerify(args: string[]): number {
 }
 
 function keysRotate(args: string[]): number {
-  const { values } = parseArgs({ args, options: { which: { type: 'string' }, db: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({ args, options: { which: { type: 'string' }, study: { type: 'string' }, db: { type: 'string' } }, strict: true });
   const paths = serverPaths(resolve(values.db ?? defaultDb(false)));
-  if (values.which !== 'server' && values.which !== 'aggregator') throw new UsageError('--which must be server or aggregator');
+  const { which, study } = values;
+  if (which !== 'server' && which !== 'aggregator' && which !== 'study') throw new UsageError('--which must be server, aggregator or study');
+  if ((which === 'study') !== (study !== undefined)) throw new UsageError('--study names the study whose key to rotate, with --which study only');
+  if (which !== 'server' && !existsSync(paths.aggregatorKeyFile)) {
+    throw new CandorError('keys.unreadable', `no aggregator key file at ${paths.aggregatorKeyFile}; the aggregator makes it when it first runs`);
+  }
+  if (study !== undefined && ![...loadOrCreateAggregatorKeys(paths.aggregatorKeyFile).studyKeys.values()].some((key) => key.studyId === study && !key.retired)) {
+    throw new CandorError('keys.no-study-key', `${study} has no sealing key to rotate; the aggregator makes one once a version of it is approved`);
+  }
   const store = openApiStore(paths);
   try {
     const at = new Date();
     store.transaction(() => {
-      appendAudit(store, { actor: 'operator', action: 'keys.rotate', studyId: null, target: `${values.which ?? ''}-key`, reason: 'rotated from the command line', outcome: 'done' }, at);
-      if (values.which === 'server') {
+      appendAudit(store, { actor: 'operator', action: 'keys.rotate', studyId: study ?? null, target: `${which}-key`, reason: 'rotated from the command line', outcome: 'done' }, at);
+      if (which === 'server') {
         const { current } = rotateServerSigningKey(paths.serverKeyFile, at);
         say(`server signing key rotated; now ${current}, endorsed by the key it replaces (restart the server to sign with it; paired agents follow the endorsement)`);
-      } else {
+      } else if (study === undefined) {
         const keyId = addMasterKey(paths.aggregatorKeyFile, at);
         say(`aggregator master key ${keyId} added; the aggregator re-wraps participant keys on its next pass`);
+      } else {
+        const { keyId } = addStudyKey(paths.aggregatorKeyFile, study, at);
+        say(
+          `${study} sealing key ${keyId} made; the aggregator publishes it on its next pass and keeps the old one to open what was sealed to it. ` +
+            'Agents learn it from their next study check; one that sends under the old key first is refused, asks, and sends again.',
+        );
       }
     });
     return 0;
