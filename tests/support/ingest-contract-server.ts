@@ -47,6 +47,8 @@ export type IngestContractServer = {
    * closes the connection instead, as if the network failed just then.
    */
   onStored(hook: StoredHook | null): void;
+  /** From now on, refuses envelopes not sealed to `next` (\`ingest.wrong-recipient\`), as the server does after a rotation. */
+  rotateStudyKey(next: SealingKeyPair): void;
   close(): Promise<void>;
 };
 
@@ -84,6 +86,7 @@ export async function startIngestContractServer(options: ContractServerOptions):
   const sockets = new Set<Socket>();
   let mode: ContractMode = 'ok';
   let storedHook: StoredHook | null = null;
+  let studyKey = options.studyKey;
 
   const ingest = (text: string, response: ServerResponse): number => {
     let envelope: SealedEnvelope;
@@ -105,9 +108,10 @@ export async function startIngestContractServer(options: ContractServerOptions):
       return 200;
     }
     let windows: WindowAggregate[] | null = null;
-    if (options.studyKey) {
+    if (studyKey) {
+      if (envelope.header.recipientKeyId !== studyKey.keyId) return error(response, 400, 'ingest.wrong-recipient', "the envelope is not sealed to the study's current key");
       try {
-        const batch = parseUnknown(UploadBatch, JSON.parse(fromUtf8(openEnvelope(envelope, device, options.studyKey))), 'batch');
+        const batch = parseUnknown(UploadBatch, JSON.parse(fromUtf8(openEnvelope(envelope, device, studyKey))), 'batch');
         if (batch.batchId !== batchId) return error(response, 400, 'ingest.batch-mismatch', 'the sealed batch id differs from the header');
         windows = batch.windows;
       } catch {
@@ -196,6 +200,9 @@ export async function startIngestContractServer(options: ContractServerOptions):
     },
     onStored: (hook) => {
       storedHook = hook;
+    },
+    rotateStudyKey: (next) => {
+      studyKey = next;
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -314,8 +314,11 @@ export function createAgent({ dataDir, catalog, source, collector, clock, log, b
       }),
     // A paired study's consent counts only once the server has countersigned it: the receipt
     // is signed, sent, checked, and only then kept and acted on. Nothing is kept on a refusal.
-    enroll: ({ studyId, noticeHash }) =>
-      exclusive(async () => {
+    // Consent names the study's current version and sealing key, so a paired agent asks the
+    // server for both first (a check that fails is logged; the server then refuses a stale receipt).
+    enroll: async ({ studyId, noticeHash }) => {
+      if (pairing.study(studyId)) await checkServer();
+      return exclusive(async () => {
         const study = findStudy(studyId);
         collector.assertMayEnroll(studyId);
         const notice = consentNoticeOf(study);
@@ -336,7 +339,8 @@ export function createAgent({ dataDir, catalog, source, collector, clock, log, b
           const hash = consent.keep(signed, receipt);
           return machine.enroll(journal.snapshot, { ...probe, consentValidUntil: signed.validUntil, receiptHash: hash });
         }, status);
-      }),
+      });
+    },
     start: (params) => command(() => machine.start(journal.snapshot, offered(), clock.now(), params.for === undefined ? undefined : parseDuration(params.for)), status),
     pause: (params) => command(() => machine.pause(journal.snapshot, clock.now(), params.for === undefined ? undefined : parseDuration(params.for)), status),
     resume: () => command(() => machine.resume(journal.snapshot, offered(), clock.now()), status),

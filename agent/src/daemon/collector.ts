@@ -33,6 +33,8 @@ export type CollectorOptions = {
   upload: UploadTarget | null;
   /** The consent gate, checked before every upload. */
   mayUpload: (studyId: string) => boolean;
+  /** The server refused a batch as sealed to a study key it has rotated away from: ask it for the current one. */
+  onStaleStudyKey?: (studyId: string) => void;
   /** How often ended windows are closed and stored. */
   closeEveryMs?: number;
 };
@@ -124,6 +126,12 @@ export class Collector {
     const previous = this.#upload;
     if (previous && previous.serverUrl !== target.serverUrl) throw new InvariantError('the agent uploads to one server only');
     this.#upload = target;
+    const now = this.#options.clock.now();
+    for (const [studyId, key] of target.studyKeys) {
+      const known = previous?.studyKeys.get(studyId);
+      // A batch refused as sealed to a study key since rotated waits for the new one: here it is.
+      if (known && keyIdOf(known) !== keyIdOf(key)) this.#store.retryBatchNow(studyId, now);
+    }
     if (this.#replacing) return;
     if (previous && this.#uploader && keyIdOf(previous.serverPublicKey) !== keyIdOf(target.serverPublicKey)) {
       // The uploader checks erasure acknowledgements with the server key it was made with; after
@@ -158,6 +166,7 @@ export class Collector {
       studyKey: (studyId) => this.#upload?.studyKeys.get(studyId),
       serverPublicKey: target.serverPublicKey,
       mayUpload: options.mayUpload,
+      ...(options.onStaleStudyKey ? { onStaleStudyKey: options.onStaleStudyKey } : {}),
       now: () => options.clock.now(),
       logger: options.log.child({ part: 'upload' }),
     });

@@ -81,6 +81,8 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     log,
     upload,
     mayUpload: (studyId) => agent?.mayUpload(studyId) ?? false,
+    // The study check brings the current sealing key; the refused batch waits for it.
+    onStaleStudyKey: () => void agent?.checkServer(),
     ...(options.closeWindowsEveryMs === undefined ? {} : { closeEveryMs: options.closeWindowsEveryMs }),
   });
   let server;

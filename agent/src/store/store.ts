@@ -542,6 +542,13 @@ export class LocalStore {
     q.deferBatch(this.#db, { batchId, attempts, nextAttemptAt });
   }
 
+  /** Makes the study's batch waiting out a backoff due at `now` (its attempts kept): what it waited for has changed. */
+  retryBatchNow(studyId: string, now: number): void {
+    this.#assertOpen();
+    const waiting = q.selectBatches(this.#db).find((batch) => batch.studyId === studyId && batch.nextAttemptAt > now);
+    if (waiting) q.deferBatch(this.#db, { batchId: waiting.batchId, attempts: waiting.attempts, nextAttemptAt: now });
+  }
+
   /**
    * Keeps the queue within its disk budget and age: the oldest windows go first (a batch in
    * flight goes whole, since its content cannot change), and each is counted.

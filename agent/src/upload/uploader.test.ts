@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { generateSealingKeyPair, generateSigningKeyPair } from '@candor/shared/crypto';
+import { generateSealingKeyPair, generateSigningKeyPair, type SealingKeyPair } from '@candor/shared/crypto';
 import { PRIVACY_LIMITS, UPLOAD_RETRY } from '@candor/shared/defaults';
 import { startIngestContractServer, type IngestContractServer } from '../../../tests/support/ingest-contract-server.ts';
 import { openKeyRing } from '../keys/keyring.ts';
@@ -31,6 +31,8 @@ type Setup = {
   uploader: Uploader;
   clock: { now: number };
   consent: { given: boolean };
+  /** The study key the agent knows, and the studies it was told it should ask about again. */
+  known: { studyKey: SealingKeyPair; staleFor: string[] };
   reopen: (serverPublicKey?: Uint8Array) => void;
 };
 
@@ -38,24 +40,25 @@ async function setup(budget?: Partial<StoreBudget>): Promise<Setup> {
   const dir = mkdtempSync(join(tmpdir(), 'candor-upload-'));
   const clock = { now: Date.UTC(2026, 10, 23, 9) };
   const consent = { given: true };
-  const studyKey = generateSealingKeyPair();
+  const known = { studyKey: generateSealingKeyPair(), staleFor: [] as string[] };
   const serverKey = generateSigningKeyPair();
-  const server = await startIngestContractServer({ serverKey, studyKey });
+  const server = await startIngestContractServer({ serverKey, studyKey: known.studyKey });
   const state = {} as Setup;
   const reopen = (serverPublicKey = serverKey.publicKey): void => {
     state.store = openStore({ dataDir: dir, keyRing: openKeyRing({ keyDir: join(dir, 'keys'), env: {} }), now: () => clock.now, ...(budget ? { budget } : {}) });
     state.uploader = new Uploader({
       store: state.store,
       serverUrl: server.url,
-      studyKey: (studyId) => (studyId === SAMPLE_STUDY ? studyKey.publicKey : undefined),
+      studyKey: (studyId) => (studyId === SAMPLE_STUDY ? known.studyKey.publicKey : undefined),
       serverPublicKey,
       mayUpload: () => consent.given,
+      onStaleStudyKey: (studyId) => known.staleFor.push(studyId),
       now: () => clock.now,
       random: () => 0.5,
     });
   };
   reopen();
-  Object.assign(state, { dir, server, clock, consent, reopen });
+  Object.assign(state, { dir, server, clock, consent, known, reopen });
   server.registerDevice(state.store.deviceKey(SAMPLE_STUDY).publicKey);
   cleanups.push(() => {
     rmSync(dir, { recursive: true, force: true });
@@ -125,6 +128,23 @@ describe('uploading held windows', () => {
     s.server.setMode(mode);
     await s.uploader.runOnce();
     expect(s.store.status()).toMatchObject({ windows: kept, dropped: { rejected } });
+  });
+
+  it('keeps a batch refused as sealed to a rotated study key, asks for the key, and sends it once the new key is known', async () => {
+    const s = await setup();
+    s.store.putWindows([sampleWindow(1), sampleWindow(2)], 0);
+    const rotated = generateSealingKeyPair();
+    s.server.rotateStudyKey(rotated);
+    expect(await s.uploader.runOnce()).toMatchObject({ batchesSent: 0, batchesRejected: 0, batchesDeferred: 1 });
+    expect(s.known.staleFor).toEqual([SAMPLE_STUDY]);
+    expect(s.store.status()).toMatchObject({ windows: 2, dropped: { rejected: 0 } });
+    // The agent learns the new key (its study check); the batch need not wait out its backoff.
+    s.known.studyKey = rotated;
+    s.store.retryBatchNow(SAMPLE_STUDY, s.clock.now);
+    expect(await s.uploader.runOnce()).toMatchObject({ batchesSent: 1, windowsSent: 2 });
+    expect(ingestStatuses(s.server)).toEqual([400, 201]);
+    expect(arrivals(s.server)).toEqual([1, 2].map((index) => sampleWindow(index).windowStart));
+    expect(s.server.received[0]?.header.recipientKeyId).toBe(rotated.keyId);
   });
 
   it('uploads in the background once started, and stops when told', async () => {

@@ -10,7 +10,7 @@ import { sealEnvelope, wipe } from '@candor/shared/crypto';
 import { PRIVACY_LIMITS } from '@candor/shared/defaults';
 import { utf8 } from '@candor/shared/encoding';
 import { InvariantError } from '@candor/shared/errors';
-import { API_PATHS, IngestAccepted, SignedErasureAck } from '@candor/shared/schemas/ingest';
+import { API_PATHS, ApiError, IngestAccepted, SignedErasureAck } from '@candor/shared/schemas/ingest';
 import { parseUnknown } from '@candor/shared/validation';
 import type { LocalStore, PendingErasure, PreparedBatch } from '../store/store.ts';
 import { retryDelayMs } from './backoff.ts';
@@ -26,6 +26,8 @@ export type UploaderOptions = {
   serverPublicKey: Uint8Array;
   /** The consent gate: false (expired, revoked, new version) stops that study's uploads at once. */
   mayUpload: (studyId: string) => boolean;
+  /** The server refused a batch as sealed to a study key it has rotated away from: learn the current one. */
+  onStaleStudyKey?: (studyId: string) => void;
   now?: () => number;
   fetch?: typeof fetch;
   random?: () => number;
@@ -56,7 +58,7 @@ export class Uploader {
   #wake: (() => void) | undefined;
 
   constructor(options: UploaderOptions) {
-    this.#options = { now: Date.now, fetch: globalThis.fetch, random: Math.random, requestTimeoutMs: 30_000, ...options };
+    this.#options = { now: Date.now, fetch: globalThis.fetch, random: Math.random, requestTimeoutMs: 30_000, onStaleStudyKey: () => undefined, ...options };
     this.#logger = options.logger ?? pino({ enabled: false });
   }
 
@@ -180,6 +182,10 @@ export class Uploader {
         this.#logger.info({ event: 'upload.sent', windows: batch.windowCount, status: accepted.data.status }, 'batch delivered');
         return 'sent';
       }
+    } else if (response !== 'network-error' && ApiError.safeParse(response.json).data?.error.code === 'ingest.wrong-recipient') {
+      // The study's sealing key was rotated since this agent learnt it. Each try seals the batch
+      // afresh, so it waits (backing off) for the current key rather than being dropped.
+      this.#options.onStaleStudyKey(batch.studyId);
     } else if (response !== 'network-error' && response.status >= 400 && response.status < 500 && response.status !== 429) {
       store.rejectBatch(batch.batchId);
       this.#logger.warn({ event: 'upload.rejected', status: response.status, windows: batch.windowCount }, 'the server refused a batch');
