@@ -2,7 +2,8 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditCheckpoint, verifyCheckpointSignature } from '../../server/src/audit/chain.ts';
+import { AuditCheckpoint } from '@candor/shared/audit-checkpoint';
+import { verifyCheckpointSignature } from '../../server/src/audit/chain.ts';
 import { loadOrCreateAggregatorKeys, loadOrCreateServerKeys } from '../../server/src/keys/files.ts';
 import { createWorld, keyboardWindow, type World } from './world.ts';
 

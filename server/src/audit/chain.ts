@@ -3,14 +3,11 @@
  * previous row's hash; the server signs checkpoints (seq, hash) that agents keep, so a
  * truncated tail or a chain re-hashed from the start is caught against a checkpoint.
  */
-import { z } from 'zod';
-import { canonicalJson, utf8 } from '@candor/shared/encoding';
-import { canonicalHash, fromBase64Url, sign, toBase64Url, verifySignature, type SigningKeyPair } from '@candor/shared/crypto';
-import { Base64Url, HashHex, KeyId, UtcTimestamp } from '@candor/shared/schemas/primitives';
+import { auditCheckpointVerifies, signAuditCheckpoint, type AuditCheckpoint } from '@candor/shared/audit-checkpoint';
+import { canonicalHash, type SigningKeyPair } from '@candor/shared/crypto';
 import type { AuditRow } from '../db/queries/audit.ts';
 
 export const GENESIS_HASH = '0'.repeat(64);
-const CHECKPOINT_DOMAIN = 'candor/audit-checkpoint/v1\n';
 
 export type AuditEntry = {
   actor: string;
@@ -41,33 +38,26 @@ export function nextAuditRow(last: AuditRow | undefined, entry: AuditEntry, at: 
   return { ...row, hash: hashAuditRow(row) };
 }
 
-export const AuditCheckpointBody = z.strictObject({ seq: z.int().min(0), hash: HashHex, signedAt: UtcTimestamp, serverKeyId: KeyId });
-export const AuditCheckpoint = z.strictObject({ checkpoint: AuditCheckpointBody, signature: Base64Url.length(86) });
-export type AuditCheckpoint = z.infer<typeof AuditCheckpoint>;
-
 export function signCheckpoint(last: AuditRow | undefined, key: SigningKeyPair, at: Date): AuditCheckpoint {
-  const checkpoint = { seq: last?.seq ?? 0, hash: last?.hash ?? GENESIS_HASH, signedAt: at.toISOString(), serverKeyId: key.keyId };
-  return { checkpoint, signature: toBase64Url(sign(utf8(CHECKPOINT_DOMAIN + canonicalJson(checkpoint)), key.secretKey)) };
+  return signAuditCheckpoint({ seq: last?.seq ?? 0, hash: last?.hash ?? GENESIS_HASH, signedAt: at.toISOString(), serverKeyId: key.keyId }, key);
 }
 
+/** Whether one of the server's keys, past or present, signed the checkpoint. */
 export function verifyCheckpointSignature(checkpoint: AuditCheckpoint, publicKeys: ReadonlyMap<string, Uint8Array>): boolean {
   const publicKey = publicKeys.get(checkpoint.checkpoint.serverKeyId);
-  return (
-    publicKey !== undefined &&
-    verifySignature(fromBase64Url(checkpoint.signature), utf8(CHECKPOINT_DOMAIN + canonicalJson(checkpoint.checkpoint)), publicKey)
-  );
+  return publicKey !== undefined && auditCheckpointVerifies(checkpoint, publicKey);
 }
 
 export type AuditProblem = { seq: number; problem: string };
 
 /**
  * Walks the rows in stored order. Catches an edited row (its hash no longer matches), a
- * deleted, inserted or reordered row (sequence or link broken), and with a checkpoint a
- * truncated tail or a re-hashed chain (the checkpointed row is missing or differs).
+ * deleted, inserted or reordered row (sequence or link broken), and against signed checkpoints
+ * (an agent keeps them) a truncated tail or a re-hashed chain (a checkpointed row is missing or differs).
  */
 export function verifyAuditChain(
   rows: readonly AuditRow[],
-  checkpoint?: { value: AuditCheckpoint; publicKeys: ReadonlyMap<string, Uint8Array> },
+  checkpoints?: { values: readonly AuditCheckpoint[]; publicKeys: ReadonlyMap<string, Uint8Array> },
 ): AuditProblem[] {
   const problems: AuditProblem[] = [];
   let previous: AuditRow | undefined;
@@ -78,12 +68,13 @@ export function verifyAuditChain(
     if (row.hash !== hashAuditRow(row)) problems.push({ seq: row.seq, problem: 'contents do not match its hash (edited)' });
     previous = row;
   }
-  if (checkpoint) {
-    const { checkpoint: body } = checkpoint.value;
-    if (!verifyCheckpointSignature(checkpoint.value, checkpoint.publicKeys)) {
+  const bySeq = new Map(rows.map((row) => [row.seq, row]));
+  for (const checkpoint of checkpoints?.values ?? []) {
+    const { checkpoint: body } = checkpoint;
+    if (!verifyCheckpointSignature(checkpoint, checkpoints?.publicKeys ?? new Map())) {
       problems.push({ seq: body.seq, problem: 'checkpoint signature does not verify with any server key' });
     } else if (body.seq > 0) {
-      const held = rows.find((row) => row.seq === body.seq);
+      const held = bySeq.get(body.seq);
       if (!held) problems.push({ seq: body.seq, problem: 'checkpointed entry is missing (log truncated)' });
       else if (held.hash !== body.hash) problems.push({ seq: body.seq, problem: 'checkpointed entry has another hash (log rewritten)' });
     }

@@ -14,7 +14,8 @@ import { CandorError } from '@candor/shared/errors';
 import { parseUnknown } from '@candor/shared/validation';
 import { Role } from '@candor/shared/schemas/primitives';
 import { assertPasswordHashingWorks, hashPassword } from '../auth/passwords.ts';
-import { AuditCheckpoint, verifyAuditChain } from '../audit/chain.ts';
+import { AuditCheckpoint } from '@candor/shared/audit-checkpoint';
+import { verifyAuditChain } from '../audit/chain.ts';
 import { appendAudit } from '../audit/record.ts';
 import { createAggregator } from '../aggregate/aggregator.ts';
 import { openApiStore } from '../db/store.ts';
@@ -156,22 +157,36 @@ async function userAdd(args: string[]): Promise<number> {
   }
 }
 
+/**
+ * A checkpoint as the server answers it, or an agent's file of them (`audit-checkpoints.jsonl`: one a line).
+ * @throws CandorError `audit.bad-checkpoint-file` naming the line that is not a checkpoint.
+ */
+function readCheckpoints(file: string): AuditCheckpoint[] {
+  const text = readFileSync(file, 'utf8').trim();
+  const parse = (json: string, where: string): AuditCheckpoint => {
+    try {
+      return parseUnknown(AuditCheckpoint, JSON.parse(json) as unknown, where);
+    } catch {
+      throw new CandorError('audit.bad-checkpoint-file', `${file}: ${where} is not an audit checkpoint`);
+    }
+  };
+  if (text.startsWith('{') && !text.includes('\n{')) return [parse(text, 'the file')];
+  return text.split('\n').map((line, index) => parse(line, `line ${String(index + 1)}`));
+}
+
 function auditVerify(args: string[]): number {
   const { values } = parseArgs({ args, options: { db: { type: 'string' }, checkpoint: { type: 'string' } }, strict: true });
   const paths = serverPaths(resolve(values.db ?? defaultDb(false)));
   const store = openApiStore(paths);
   try {
     const rows = store.allAuditRows();
-    const checkpoint =
-      values.checkpoint === undefined
-        ? undefined
-        : {
-            value: parseUnknown(AuditCheckpoint, JSON.parse(readFileSync(values.checkpoint, 'utf8')) as unknown, 'checkpoint file'),
-            publicKeys: loadOrCreateServerKeys(paths.serverKeyFile).publicKeys,
-          };
-    const problems = verifyAuditChain(rows, checkpoint);
+    const checkpoints =
+      values.checkpoint === undefined ? undefined : { values: readCheckpoints(values.checkpoint), publicKeys: loadOrCreateServerKeys(paths.serverKeyFile).publicKeys };
+    const problems = verifyAuditChain(rows, checkpoints);
     if (problems.length === 0) {
-      say(`audit log intact: ${rows.length} entries${checkpoint ? `, matches checkpoint at entry ${checkpoint.value.checkpoint.seq}` : ''}`);
+      const seqs = checkpoints?.values.map((checkpoint) => checkpoint.checkpoint.seq) ?? [];
+      const matched = seqs.length === 0 ? '' : seqs.length === 1 ? `, matches the checkpoint at entry ${String(seqs[0])}` : `, matches ${String(seqs.length)} checkpoints up to entry ${String(Math.max(...seqs))}`;
+      say(`audit log intact: ${rows.length} entries${matched}`);
       return 0;
     }
     for (const problem of problems) complain(`audit entry ${problem.seq}: ${problem.problem}`);
