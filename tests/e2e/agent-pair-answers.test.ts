@@ -16,12 +16,14 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countersignReceipt, signStudyAnswer, type StudyAnswer } from '@candor/shared/consent';
 import { generateSealingKeyPair, generateSigningKeyPair, keyIdOf, toBase64Url, type SigningKeyPair } from '@candor/shared/crypto';
+import { AuditCheckpoint, auditCheckpointVerifies, signAuditCheckpoint } from '@candor/shared/audit-checkpoint';
 import { endorseServerKey, type ServerKeyEndorsement } from '@candor/shared/endorsement';
 import { ConsentReceipt } from '@candor/shared/schemas/consent';
 import { StudyVersion } from '@candor/shared/schemas/study';
 import { ControlClient } from '../../agent/src/control/client.ts';
 import { startDaemon, type RunningDaemon } from '../../agent/src/daemon/daemon.ts';
 import { openKeyRing } from '../../agent/src/keys/keyring.ts';
+import { NEWEST_CHECKPOINT_FILE } from '../../agent/src/pair/checkpoints.ts';
 import { PAIRING_FILE, PAIRING_SECRET_SLOT, readPairingRecord } from '../../agent/src/pair/record.ts';
 import { openStore } from '../../agent/src/store/store.ts';
 import { SEED_STUDY } from '../support/agent.ts';
@@ -99,13 +101,14 @@ async function kept(): Promise<unknown> {
   return { pairing: file(PAIRING_FILE), consent: file('consent.json'), receipts: file('receipts.jsonl'), state: status.state, uploadsTo: status.storage.uploadsTo };
 }
 
-/** The key the server names in its public audit checkpoint, asked before a code is sent. */
-let announcedKeyId = serverKey.keyId;
+/** The key that signs the server's public audit checkpoint (and is named in it), asked before a code is sent and at each server check. */
+let announcedKey: SigningKeyPair = serverKey;
+const announcedCheckpoint = (): Answer => json(200, signAuditCheckpoint({ seq: 0, hash: '0'.repeat(64), signedAt: new Date().toISOString(), serverKeyId: announcedKey.keyId }, announcedKey));
 
 beforeAll(async () => {
   // A server that never rotated: no endorsements.
   routes.set('/api/v1/server-key/endorsements', () => json(200, { endorsements: [] }));
-  routes.set('/api/v1/audit/checkpoint', () => json(200, { checkpoint: { seq: 0, hash: '0'.repeat(64), signedAt: new Date().toISOString(), serverKeyId: announcedKeyId }, signature: 'A'.repeat(86) }));
+  routes.set('/api/v1/audit/checkpoint', announcedCheckpoint);
   root = mkdtempSync(join(tmpdir(), 'candor-pair-answers-'));
   server = createServer((request, response) => void serve(request, response));
   tlsServer = createTlsServer({ cert: UNTRUSTED_CERT, key: UNTRUSTED_KEY }, (request, response) => void serve(request, response));
@@ -158,12 +161,12 @@ describe('a pairing answer the agent cannot check', () => {
       reached = true;
       return pairAnswer(request);
     });
-    announcedKeyId = other.keyId;
+    announcedKey = other;
     const before = await kept();
     try {
       expect(await refusal(client.call('pair', { serverUrl: url, studyId: STUDY, code: CODE, serverKeyId: serverKey.keyId }))).toBe('pair.server-key-mismatch');
     } finally {
-      announcedKeyId = serverKey.keyId;
+      announcedKey = serverKey;
     }
     expect(reached).toBe(false);
     expect(await kept()).toEqual(before);
@@ -404,5 +407,24 @@ describe('an answer about the current study version the agent cannot check', () 
     routes.set('/api/v1/devices/study', (request) => studyAnswer(request, (answer) => answer));
     await checking.agent.checkServer();
     expect(await checkingClient.call('studies', {})).toEqual([{ studyId: STUDY, version: 2, title: v2.title, enrolled: false }]);
+  });
+
+  it('keeps no audit checkpoint that the key it names did not sign, and keeps the one that key signed (the control)', async () => {
+    const checkpointAt = (seq: number, by: SigningKeyPair) =>
+      signAuditCheckpoint({ seq, hash: 'c'.repeat(64), signedAt: new Date().toISOString(), serverKeyId: serverKey.keyId }, by);
+    const newest = (): string | null => (existsSync(join(dataDir, NEWEST_CHECKPOINT_FILE)) ? readFileSync(join(dataDir, NEWEST_CHECKPOINT_FILE), 'utf8') : null);
+    const before = newest();
+    try {
+      routes.set('/api/v1/audit/checkpoint', () => json(200, checkpointAt(41, other)));
+      await checking.agent.checkServer();
+      expect(newest()).toBe(before);
+      routes.set('/api/v1/audit/checkpoint', () => json(200, checkpointAt(42, serverKey)));
+      await checking.agent.checkServer();
+      const kept = AuditCheckpoint.parse(JSON.parse(newest() ?? 'null'));
+      expect(kept.checkpoint.seq).toBe(42);
+      expect(auditCheckpointVerifies(kept, serverKey.publicKey)).toBe(true);
+    } finally {
+      routes.set('/api/v1/audit/checkpoint', announcedCheckpoint);
+    }
   });
 });

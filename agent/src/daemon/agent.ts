@@ -154,9 +154,14 @@ export function createAgent({ dataDir, catalog, source, collector, clock, log, b
     if (checking) return checking;
     lastCheckAt = clock.now();
     const run = exclusive(async () => {
-      // An acknowledgement signed by a key the agent has not followed yet would be refused, and
-      // a withdrawn study asks nothing else that would lead the agent to it.
-      if (collector.storage().erasuresAwaitingAck > 0 && (await pairing.followServerKey())) log.info({ event: 'server-key.followed' }, 'followed the server to its new signing key');
+      // Each check keeps the server's signed audit checkpoint (docs/audit.md). It also follows a
+      // rotated server key: an erasure acknowledgement signed by a key the agent has not followed
+      // would be refused, and a withdrawn study asks nothing else that would lead the agent to it.
+      const audit = await pairing.checkAuditCheckpoint();
+      if (audit?.keyMoved) log.info({ event: 'server-key.followed' }, 'followed the server to its new signing key');
+      if (audit?.verdict === 'truncated' || audit?.verdict === 'rewritten') {
+        log.warn({ event: 'audit.contradicted', verdict: audit.verdict }, 'the server signed an audit checkpoint that contradicts one it signed before; both are kept in audit-contradictions.jsonl');
+      }
       const changed = await pairing.checkStudies((studyId) => collector.isWithdrawn(studyId));
       // The server's key may have moved along its endorsements during the check.
       const target = pairing.uploadTarget();
@@ -166,7 +171,7 @@ export function createAgent({ dataDir, catalog, source, collector, clock, log, b
       refresh();
     })
       .catch((error: unknown) => {
-        log.warn({ event: 'study.check-failed', code: error instanceof CandorError ? error.code : error instanceof Error ? error.name : 'unknown' }, 'could not ask the server for the current study versions');
+        log.warn({ event: 'server.check-failed', code: error instanceof CandorError ? error.code : error instanceof Error ? error.name : 'unknown' }, 'could not check the server (audit checkpoint, study versions)');
       })
       .finally(() => {
         checking = null;

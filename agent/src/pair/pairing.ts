@@ -13,12 +13,14 @@ import { canonicalJson } from '@candor/shared/encoding';
 import { fromBase64Url, keyIdOf, randomId, toBase64Url, wipe, type SigningKeyPair } from '@candor/shared/crypto';
 import { signStudyCheck, studyAnswerVerifies, verifyServerCountersignature } from '@candor/shared/consent';
 import { walkServerKeyChain } from '@candor/shared/endorsement';
+import { auditCheckpointVerifies } from '@candor/shared/audit-checkpoint';
 import { CandorError } from '@candor/shared/errors';
 import type { ConsentReceipt } from '@candor/shared/schemas/consent';
 import type { PairingResult } from '@candor/shared/schemas/control';
 import type { StudyVersion } from '@candor/shared/schemas/study';
 import { readPairingRecord, writePairingRecord, PAIRING_SECRET_SLOT, type PairedStudy, type PairingRecord } from './record.ts';
-import { checkServerUrl, fetchServerKeyChain, fetchServerKeyId, fetchStudyVersion, redeemPairingCode, submitConsentReceipt } from './server-api.ts';
+import { keepCheckpoint, type CheckpointVerdict } from './checkpoints.ts';
+import { checkServerUrl, fetchAuditCheckpoint, fetchServerKeyChain, fetchStudyVersion, redeemPairingCode, submitConsentReceipt } from './server-api.ts';
 
 /** Where uploads go and the keys that go with it. */
 export type UploadTarget = {
@@ -78,13 +80,15 @@ export type Pairing = {
    */
   checkStudies(skip: (studyId: string) => boolean): Promise<string[]>;
   /**
-   * Asks which key the server signs with now (its public checkpoint) and, when it is not the
-   * pinned one, follows the endorsement chain to it, as a signed answer by it would. For what
-   * is checked with the pinned key outside this module: erasure acknowledgements.
-   * Resolves with whether the pinned key moved.
-   * @throws CandorError as fetchServerKeyId, and as the chain walk (see countersign).
+   * Fetches the server's signed audit checkpoint, follows the endorsement chain when it names a
+   * key other than the pinned one (as any signed answer would; erasure acknowledgements, checked
+   * outside this module, need it), checks its signature and keeps it (./checkpoints.ts).
+   * Resolves with whether the pinned key moved and what the checkpoint said beside the newest
+   * held, or null before pairing.
+   * @throws CandorError as fetchAuditCheckpoint, `server.protocol` when the checkpoint is not
+   * signed by the key it names, and as the chain walk (see countersign); nothing is kept then.
    */
-  followServerKey(): Promise<boolean>;
+  checkAuditCheckpoint(): Promise<{ keyMoved: boolean; verdict: CheckpointVerdict } | null>;
 };
 
 /** @throws CandorError `pair.server-key-mismatch` or `pair.server-key-changed`. */
@@ -153,7 +157,7 @@ export function openPairing(options: PairingOptions): Pairing {
       }
       options.assertMayPair(studyId);
       // Before the code or the device key is used: the server answers over trusted TLS, with the expected key.
-      const announcedKeyId = await fetchServerKeyId(origin);
+      const announcedKeyId = (await fetchAuditCheckpoint(origin)).checkpoint.serverKeyId;
       assertExpectedKey(origin, announcedKeyId, serverKeyId, before);
       const device = options.deviceKey(studyId);
       wipe(device.secretKey);
@@ -247,11 +251,16 @@ export function openPairing(options: PairingOptions): Pairing {
       }
       return answer;
     },
-    async followServerKey() {
+    async checkAuditCheckpoint() {
       const current = record;
-      if (!current) return false;
-      await pinnedKeyFor(await fetchServerKeyId(current.serverUrl));
-      return record?.serverKey.keyId !== current.serverKey.keyId;
+      if (!current) return null;
+      const offered = await fetchAuditCheckpoint(current.serverUrl);
+      const key = await pinnedKeyFor(offered.checkpoint.serverKeyId);
+      if (keyIdOf(key) !== offered.checkpoint.serverKeyId || !auditCheckpointVerifies(offered, key)) {
+        throw new CandorError('server.protocol', `${current.serverUrl} sent an audit checkpoint that the key it names did not sign; nothing was kept`);
+      }
+      const verdict = keepCheckpoint(options.dataDir, offered, options.now());
+      return { keyMoved: record?.serverKey.keyId !== current.serverKey.keyId, verdict };
     },
   };
 }

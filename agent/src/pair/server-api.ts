@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { fromBase64Url, keyIdOf } from '@candor/shared/crypto';
 import { SignedStudyAnswer, type SignedStudyCheck } from '@candor/shared/consent';
 import { ServerKeyChain, type ServerKeyEndorsement } from '@candor/shared/endorsement';
+import { AuditCheckpoint } from '@candor/shared/audit-checkpoint';
 import { ConsentReceipt, Pseudonym } from '@candor/shared/schemas/consent';
 import { Base64Url, KeyId, Slug } from '@candor/shared/schemas/primitives';
 import { StudyVersion } from '@candor/shared/schemas/study';
@@ -41,9 +42,6 @@ export const PairAnswer = z.strictObject({
   serverKey: PublicKeyView,
 });
 export type PairAnswer = z.infer<typeof PairAnswer>;
-
-/** The part of the server's public audit checkpoint that names the key it signs with now. */
-const CheckpointAnswer = z.object({ checkpoint: z.object({ serverKeyId: KeyId }) });
 
 const ErrorAnswer = z.object({ error: z.object({ code: z.string().max(64) }) });
 
@@ -129,20 +127,20 @@ function refused(serverUrl: string, answer: Answer): CandorError {
 }
 
 /**
- * The id of the key the server signs with now, from its public audit checkpoint
- * (`GET /api/v1/audit/checkpoint`). Asked before a pairing code is sent: it proves the server
- * is reachable over trusted TLS, and a key other than the one the participant was given is
- * refused while the code and the device key are still unused. A server can lie here; the
- * pairing answer's key is checked again.
+ * The server's signed audit checkpoint (`GET /api/v1/audit/checkpoint`, public), which also names
+ * the key it signs with now. Asked before a pairing code is sent: it proves the server is
+ * reachable over trusted TLS, and a key other than the one the participant was given is
+ * refused while the code and the device key are still unused. Its signature is the caller's to
+ * check: a server can lie here.
  * @throws CandorError the `server.*` errors of the request, `server.refused`, or
  * `server.protocol` for an answer outside the contract.
  */
-export async function fetchServerKeyId(serverUrl: string): Promise<string> {
+export async function fetchAuditCheckpoint(serverUrl: string): Promise<AuditCheckpoint> {
   const answer = await requestJson(serverUrl, '/api/v1/audit/checkpoint');
   if (answer.status !== 200) throw refused(serverUrl, answer);
-  const parsed = CheckpointAnswer.safeParse(answer.json);
-  if (!parsed.success) throw new CandorError('server.protocol', `the server at ${serverUrl} does not name its signing key as a Candor server does; is it one?`);
-  return parsed.data.checkpoint.serverKeyId;
+  const parsed = AuditCheckpoint.safeParse(answer.json);
+  if (!parsed.success) throw new CandorError('server.protocol', `the server at ${serverUrl} does not answer with a signed audit checkpoint as a Candor server does; is it one?`);
+  return parsed.data;
 }
 
 /**
