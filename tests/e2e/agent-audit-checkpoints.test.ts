@@ -7,8 +7,7 @@
  * checkpoints name the entry that is missing or changed.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,15 +16,15 @@ import { CHECKPOINTS_FILE, newestCheckpoint, NEWEST_CHECKPOINT_FILE } from '../.
 import { hashAuditRow } from '../../server/src/audit/chain.ts';
 import { loadOrCreateServerKeys } from '../../server/src/keys/files.ts';
 import { waitFor } from '../support/wait.ts';
-import { LIVENESS_MS, runCandor, startDaemonProcess, startPairingServer, type CliRun, type DaemonProcess, type PairingServer } from './paired-agent.ts';
+import { LIVENESS_MS, runCandor, startAgentBeside, type CliRun, type PairingServer } from './paired-agent.ts';
 
 const STUDY = 'audited-study';
 const SERVER_CLI = new URL('../../server/src/cli/main.ts', import.meta.url).pathname;
 
 let root: string;
+let close: () => Promise<void>;
 let dataDir: string;
 let server: PairingServer;
-let daemon: DaemonProcess;
 
 const candor = (command: string, ...args: string[]): Promise<CliRun> => runCandor(dataDir, command, ...args);
 
@@ -52,21 +51,10 @@ function tamperedCopy(edit: (db: Database.Database) => void): string {
 }
 
 beforeAll(async () => {
-  server = await startPairingServer(STUDY);
-  root = mkdtempSync(join(tmpdir(), 'candor-checkpoints-'));
-  dataDir = join(root, 'data');
-  daemon = await startDaemonProcess(dataDir, join(root, 'daemon.log'));
-  const paired = await candor('pair', '--server', server.url, '--study', STUDY, '--server-key', server.serverKeyId, await server.pairingCode());
-  expect(paired.code, paired.stderr).toBe(0);
-  const enrolled = await candor('enroll', STUDY, '--yes');
-  expect(enrolled.code, enrolled.stderr).toBe(0);
+  ({ server, dataDir, root, close } = await startAgentBeside(STUDY, { enroll: true }));
 }, 2 * LIVENESS_MS);
 
-afterAll(async () => {
-  await daemon.kill();
-  await server.close();
-  rmSync(root, { recursive: true, force: true });
-});
+afterAll(() => close());
 
 describe('audit checkpoints kept by a paired agent', () => {
   it('are signed by the server, follow the log as it grows, and match it', async () => {

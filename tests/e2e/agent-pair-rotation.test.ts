@@ -7,8 +7,7 @@
  * walked the endorsement chain from its pinned key. Forged chains are refused in
  * agent-pair-answers.test.ts, by a server that can forge them.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyServerCountersignature } from '@candor/shared/consent';
@@ -20,11 +19,11 @@ import { openStore } from '../../agent/src/store/store.ts';
 import { loadOrCreateServerKeys } from '../../server/src/keys/files.ts';
 import { studyInput, type Session } from '../server/world.ts';
 import { waitFor } from '../support/wait.ts';
-import { LIVENESS_MS, startDaemonProcess, startPairingServer, type DaemonProcess, type PairingServer, runCandor, type CliRun } from './paired-agent.ts';
+import { LIVENESS_MS, type DaemonProcess, type PairingServer, runCandor, type CliRun, startAgentBeside } from './paired-agent.ts';
 
 const STUDY = 'rotation-check';
 
-let root: string;
+let close: () => Promise<void>;
 let dataDir: string;
 let server: PairingServer;
 let daemon: DaemonProcess;
@@ -51,21 +50,12 @@ function receipts(): ConsentReceipt[] {
 }
 
 beforeAll(async () => {
-  server = await startPairingServer(STUDY);
+  ({ server, daemon, dataDir, close } = await startAgentBeside(STUDY, { pair: true }));
   admin = await server.world.signIn(server.world.person('ada', [{ role: 'admin', studyId: null }]));
   serverKeyIds.push(server.serverKeyId);
-  root = mkdtempSync(join(tmpdir(), 'candor-rotation-'));
-  dataDir = join(root, 'data');
-  daemon = await startDaemonProcess(dataDir, join(root, 'daemon.log'));
-  const paired = await candor('pair', '--server', server.url, '--study', STUDY, '--server-key', server.serverKeyId, await server.pairingCode());
-  expect(paired.code, paired.stderr).toBe(0);
 }, 2 * LIVENESS_MS);
 
-afterAll(async () => {
-  await daemon.kill();
-  await server.close();
-  rmSync(root, { recursive: true, force: true });
-});
+afterAll(() => close());
 
 describe('after the server rotates its signing key twice', () => {
   it('the agent accepts its consent countersigned by the newest key', async () => {

@@ -6,9 +6,8 @@
  * and kept on both sides; a session's windows are accepted by that server and opened by its
  * aggregator. Each way pairing can fail says so with its exit code and keeps nothing.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningKeyPair, randomBytes, randomId, toBase64Url } from '@candor/shared/crypto';
@@ -20,11 +19,11 @@ import { PAIRING_FILE } from '../../agent/src/pair/record.ts';
 import { loadOrCreateServerKeys } from '../../server/src/keys/files.ts';
 import { studyInput } from '../server/world.ts';
 import { waitFor } from '../support/wait.ts';
-import { LIVENESS_MS, startDaemonProcess, startPairingServer, type DaemonProcess, type PairingServer, runCandor, type CliRun } from './paired-agent.ts';
+import { LIVENESS_MS, type DaemonProcess, type PairingServer, runCandor, type CliRun, startAgentBeside } from './paired-agent.ts';
 
 const STUDY = 'pairing-check';
 
-let root: string;
+let close: () => Promise<void>;
 let dataDir: string;
 let server: PairingServer;
 let daemon: DaemonProcess;
@@ -63,18 +62,10 @@ async function closedPort(): Promise<number> {
 }
 
 beforeAll(async () => {
-  server = await startPairingServer(STUDY);
-  root = mkdtempSync(join(tmpdir(), 'candor-pair-'));
-  dataDir = join(root, 'data');
-  // Its log goes to a file beside the data dir (kept while debugging a failure).
-  daemon = await startDaemonProcess(dataDir, join(root, 'daemon.log'));
+  ({ server, daemon, dataDir, close } = await startAgentBeside(STUDY));
 }, 2 * LIVENESS_MS);
 
-afterAll(async () => {
-  await daemon.kill();
-  await server.close();
-  rmSync(root, { recursive: true, force: true });
-});
+afterAll(() => close());
 
 describe('candor pair refuses, and keeps nothing', () => {
   it('plain http to another machine, or an address that is not a URL, with exit code 2 before anything is sent', async () => {

@@ -9,8 +9,7 @@
  * consents again right after a rotation is not refused: the agent asks first.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsentReceipt } from '@candor/shared/schemas/consent';
@@ -18,12 +17,12 @@ import { AgentStatus } from '@candor/shared/schemas/control';
 import type { SealedEnvelope } from '@candor/shared/schemas/envelope';
 import { parseUnknown } from '@candor/shared/validation';
 import { waitFor } from '../support/wait.ts';
-import { LIVENESS_MS, runCandor, startDaemonProcess, startPairingServer, type CliRun, type DaemonProcess, type PairingServer } from './paired-agent.ts';
+import { LIVENESS_MS, runCandor, type CliRun, type DaemonProcess, type PairingServer, startAgentBeside } from './paired-agent.ts';
 
 const STUDY = 'rekeyed-study';
 const SERVER_CLI = new URL('../../server/src/cli/main.ts', import.meta.url).pathname;
 
-let root: string;
+let close: () => Promise<void>;
 let dataDir: string;
 let server: PairingServer;
 let daemon: DaemonProcess;
@@ -45,25 +44,14 @@ function rotateStudyKey(): string {
 }
 
 beforeAll(async () => {
-  server = await startPairingServer(STUDY);
+  ({ server, daemon, dataDir, close } = await startAgentBeside(STUDY, { enroll: true }));
   server.onStored((envelope) => {
     stored.push(envelope);
     return Promise.resolve();
   });
-  root = mkdtempSync(join(tmpdir(), 'candor-rekey-'));
-  dataDir = join(root, 'data');
-  daemon = await startDaemonProcess(dataDir, join(root, 'daemon.log'));
-  const paired = await candor('pair', '--server', server.url, '--study', STUDY, '--server-key', server.serverKeyId, await server.pairingCode());
-  expect(paired.code, paired.stderr).toBe(0);
-  const enrolled = await candor('enroll', STUDY, '--yes');
-  expect(enrolled.code, enrolled.stderr).toBe(0);
 }, 2 * LIVENESS_MS);
 
-afterAll(async () => {
-  await daemon.kill();
-  await server.close();
-  rmSync(root, { recursive: true, force: true });
-});
+afterAll(() => close());
 
 describe('a study key rotated under a paired agent', () => {
   it('delivers the windows captured before the rotation, sealed to the new key, after one refusal and nothing dropped', async () => {

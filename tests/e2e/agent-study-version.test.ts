@@ -8,8 +8,7 @@
  * v2 is captured and its windows are accepted by the server, as is the window captured under
  * v1 before the agent learnt of v2, which it uploads after the participant consented to v2.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyServerCountersignature } from '@candor/shared/consent';
@@ -20,11 +19,11 @@ import { parseUnknown } from '@candor/shared/validation';
 import { loadOrCreateServerKeys } from '../../server/src/keys/files.ts';
 import { studyInput } from '../server/world.ts';
 import { waitFor } from '../support/wait.ts';
-import { LIVENESS_MS, startDaemonProcess, startPairingServer, type DaemonProcess, type PairingServer, runCandor, type CliRun } from './paired-agent.ts';
+import { LIVENESS_MS, type DaemonProcess, type PairingServer, runCandor, type CliRun, startAgentBeside } from './paired-agent.ts';
 
 const STUDY = 'versioned-study';
 
-let root: string;
+let close: () => Promise<void>;
 let dataDir: string;
 let server: PairingServer;
 let daemon: DaemonProcess;
@@ -41,25 +40,14 @@ async function status(): Promise<AgentStatus> {
 }
 
 beforeAll(async () => {
-  server = await startPairingServer(STUDY);
+  ({ server, daemon, dataDir, close } = await startAgentBeside(STUDY, { enroll: true }));
   server.onStored((envelope: SealedEnvelope) => {
     storedVersions.push(envelope.header.studyVersion);
     return Promise.resolve();
   });
-  root = mkdtempSync(join(tmpdir(), 'candor-version-'));
-  dataDir = join(root, 'data');
-  daemon = await startDaemonProcess(dataDir, join(root, 'daemon.log'));
-  const paired = await candor('pair', '--server', server.url, '--study', STUDY, '--server-key', server.serverKeyId, await server.pairingCode());
-  expect(paired.code, paired.stderr).toBe(0);
-  const enrolled = await candor('enroll', STUDY, '--yes');
-  expect(enrolled.code, enrolled.stderr).toBe(0);
 }, 2 * LIVENESS_MS);
 
-afterAll(async () => {
-  await daemon.kill();
-  await server.close();
-  rmSync(root, { recursive: true, force: true });
-});
+afterAll(() => close());
 
 describe('a study version approved after the agent paired', () => {
   it('stops capture under the old version, says why, captures again only once the participant consents to the new one, and delivers the window captured under the old one', async () => {

@@ -5,7 +5,8 @@
  * (`candor daemon` through agent/bin/candor.js, replaying a recording so no X server is needed).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { openEnvelope } from '@candor/shared/crypto';
@@ -194,4 +195,44 @@ export function runCandor(dataDir: string, command: string, ...args: string[]): 
       resolve({ code: typeof error?.code === 'number' ? error.code : 0, stdout, stderr });
     });
   });
+}
+
+export type AgentBeside = {
+  server: PairingServer;
+  daemon: DaemonProcess;
+  /** A temporary directory holding the data dir and the daemon's log, removed by `close`. */
+  root: string;
+  dataDir: string;
+  close: () => Promise<void>;
+};
+
+/**
+ * A real server with `studyId` open (startPairingServer) and a `candor daemon` beside it on a
+ * fresh data dir, logging to `daemon.log` in `root`; with `pair`, paired with the server through
+ * `candor pair` (pinned to its published key), and with `enroll` also consented through `candor enroll`.
+ */
+export async function startAgentBeside(studyId: string, steps: { pair?: boolean; enroll?: boolean } = {}): Promise<AgentBeside> {
+  const server = await startPairingServer(studyId);
+  const root = mkdtempSync(join(tmpdir(), 'candor-agent-'));
+  const dataDir = join(root, 'data');
+  const daemon = await startDaemonProcess(dataDir, join(root, 'daemon.log'));
+  if (steps.pair === true || steps.enroll === true) {
+    const paired = await runCandor(dataDir, 'pair', '--server', server.url, '--study', studyId, '--server-key', server.serverKeyId, await server.pairingCode());
+    expect(paired.code, paired.stderr).toBe(0);
+  }
+  if (steps.enroll === true) {
+    const enrolled = await runCandor(dataDir, 'enroll', studyId, '--yes');
+    expect(enrolled.code, enrolled.stderr).toBe(0);
+  }
+  return {
+    server,
+    daemon,
+    root,
+    dataDir,
+    close: async () => {
+      await daemon.kill();
+      await server.close();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
 }
