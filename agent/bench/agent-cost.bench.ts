@@ -30,7 +30,9 @@ const TICK_MS = 100;
 const MB = 1024 * 1024;
 const run = promisify(execFile);
 
-type ProcessSample = { cpuSeconds: number; rssBytes: number; peakRssBytes: number };
+/** RSS splits into anonymous memory (heaps, malloc arenas: where a leak shows) and file-backed
+ * pages (node's binary and libraries paged in as code paths first run: not a leak). */
+type ProcessSample = { cpuSeconds: number; rssBytes: number; anonBytes: number; fileBytes: number; peakRssBytes: number };
 
 const CLOCK_TICKS = Number((await run('getconf', ['CLK_TCK'])).stdout.trim()) || 100;
 
@@ -42,7 +44,7 @@ function sample(pid: number): ProcessSample {
   const ticks = Number(fields[11]) + Number(fields[12]);
   const status = readFileSync(`/proc/${String(pid)}/status`, 'utf8');
   const kb = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
-  return { cpuSeconds: ticks / CLOCK_TICKS, rssBytes: kb('VmRSS'), peakRssBytes: kb('VmHWM') };
+  return { cpuSeconds: ticks / CLOCK_TICKS, rssBytes: kb('VmRSS'), anonBytes: kb('RssAnon'), fileBytes: kb('RssFile'), peakRssBytes: kb('VmHWM') };
 }
 
 /**
@@ -65,7 +67,9 @@ process.send('ready');
  * The soak's heap probe, preloaded into the agent with --expose-gc: over the IPC channel it
  * answers `heap` with process.memoryUsage(), and `heap-after-gc` with the same after a full
  * GC, which tells a leak (live objects) from V8 sizing its heap; with the bytes of compiled
- * code in the heap, which grows while V8 optimises and then settles. It changes nothing else.
+ * code in the heap, which grows while V8 optimises and then settles, and the bytes of V8's heap
+ * resident in memory, which tells V8's share of the RSS from native memory (malloc, SQLite,
+ * the input hook). It changes nothing else.
  */
 const HEAP_PROBE = `
 import { getHeapSpaceStatistics } from 'node:v8';
@@ -73,13 +77,15 @@ process.on('message', (message) => {
   if (message !== 'heap' && message !== 'heap-after-gc') return;
   if (message === 'heap-after-gc') globalThis.gc();
   const { rss, heapTotal, heapUsed, external, arrayBuffers } = process.memoryUsage();
-  const codeSpace = getHeapSpaceStatistics().find((space) => space.space_name === 'code_space')?.space_used_size ?? 0;
-  process.send({ rss, heapTotal, heapUsed, external, arrayBuffers, codeSpace });
+  const spaces = getHeapSpaceStatistics();
+  const codeSpace = spaces.find((space) => space.space_name === 'code_space')?.space_used_size ?? 0;
+  const heapResident = spaces.reduce((sum, space) => sum + space.physical_space_size, 0);
+  process.send({ rss, heapTotal, heapUsed, external, arrayBuffers, codeSpace, heapResident });
 });
 process.channel?.unref();
 `;
 
-export type HeapSample = { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number; codeSpace: number };
+export type HeapSample = { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number; codeSpace: number; heapResident: number };
 
 export type CostOptions = {
   /** Record RSS (and, with the probe, the heap and windows stored) this often. */
@@ -88,9 +94,12 @@ export type CostOptions = {
   heapProbe?: { gcEverySeconds: number };
   /** Run the study with windows this long (the seed study's are 15 minutes; 5 is the least allowed). */
   windowMinutes?: number;
+  /** Called with each sample as it is taken, so a long run shows its progress. */
+  onSample?: (point: OverTimePoint) => void;
 };
 
-type OverTime = { at: number; rssBytes: number; heap?: HeapSample; windowsHeld?: number }[];
+export type OverTimePoint = { at: number; rssBytes: number; anonBytes: number; fileBytes: number; heap?: HeapSample; windowsHeld?: number };
+type OverTime = OverTimePoint[];
 
 export type CostReport = {
   seconds: number;
@@ -198,8 +207,12 @@ export async function measureAgentCost(seconds: number, options: CostOptions): P
         // Before the GC below, so that it does not flatter this sample.
         const heap = options.heapProbe ? await askHeap(agent, 'heap') : undefined;
         const windowsHeld = options.heapProbe ? (await client.call('status', {})).storage.windowsHeld : undefined;
-        report.agent.rssOverTime.push({ at, rssBytes: sample(agentPid).rssBytes, ...(heap ? { heap } : {}), ...(windowsHeld === undefined ? {} : { windowsHeld }) });
-        report.bare.rssOverTime.push({ at, rssBytes: sample(barePid).rssBytes });
+        const { rssBytes, anonBytes, fileBytes } = sample(agentPid);
+        const point = { at, rssBytes, anonBytes, fileBytes, ...(heap ? { heap } : {}), ...(windowsHeld === undefined ? {} : { windowsHeld }) };
+        report.agent.rssOverTime.push(point);
+        options.onSample?.(point);
+        const bareNow = sample(barePid);
+        report.bare.rssOverTime.push({ at, rssBytes: bareNow.rssBytes, anonBytes: bareNow.anonBytes, fileBytes: bareNow.fileBytes });
         nextSample += options.sampleEverySeconds;
       }
       const done = elapsed >= seconds;

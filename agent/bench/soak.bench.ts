@@ -1,30 +1,42 @@
 /**
- * Fifteen minutes of the same ~1 kHz real X input as agent-cost.bench.ts through the whole
- * agent, run as a user runs it (`candor daemon`, the bundle agent/dist/candor.js), with the
- * study's windows at the shortest allowed (5 minutes), so three aggregation windows close,
- * are encrypted and stored while it runs. Every minute it prints the agent's RSS, V8 heap and
- * windows stored beside the bare uiohook-napi listener's RSS; at the start, at each window and
- * at the end, the agent's heapUsed after a full GC (the live objects: a leak grows it, V8
- * sizing its heap does not). An always-on agent whose memory climbs has a leak, whatever the
- * figure; this prints the curves and never passes or fails on them.
+ * Fifteen minutes (CANDOR_SOAK_MINUTES for a longer run) of the same ~1 kHz real X input as
+ * agent-cost.bench.ts through the whole agent, run as a user runs it (`candor daemon`, the
+ * bundle agent/dist/candor.js), with the study's windows at the shortest allowed (5 minutes),
+ * so a window closes, is encrypted and stored every five minutes while it runs. Every minute it
+ * prints the agent's RSS, V8 heap and windows stored beside the bare uiohook-napi listener's
+ * RSS; at the start, at each window and at the end, the agent's heapUsed after a full GC (the
+ * live objects: a leak grows it, V8 sizing its heap does not). RSS is split into anonymous
+ * memory, of it V8's resident heap and the rest (malloc's arenas, SQLite, the input hook), and
+ * file-backed pages (the code of node and its libraries, paged in the first time a path runs).
+ * An always-on agent whose memory climbs has a leak, whatever the figure; this prints the
+ * curves and never passes or fails on them.
  */
 import { measureAgentCost, printCost } from './agent-cost.bench.ts';
 
 const MB = 1024 * 1024;
 const WINDOW_MINUTES = 5;
-const MINUTES = 3 * WINDOW_MINUTES;
+const MINUTES = Number(process.env['CANDOR_SOAK_MINUTES'] ?? 3 * WINDOW_MINUTES);
+if (!Number.isInteger(MINUTES) || MINUTES < WINDOW_MINUTES) throw new Error(`CANDOR_SOAK_MINUTES must be a whole number of minutes, at least ${String(WINDOW_MINUTES)}`);
 const mb = (bytes: number | undefined): string => (bytes === undefined ? '' : (bytes / MB).toFixed(1));
 
 const report = await measureAgentCost(MINUTES * 60, {
   sampleEverySeconds: 60,
   heapProbe: { gcEverySeconds: WINDOW_MINUTES * 60 },
   windowMinutes: WINDOW_MINUTES,
+  onSample: ({ at, rssBytes, anonBytes, fileBytes, heap }) => {
+    const v8 = heap ? `, V8 heap resident ${mb(heap.heapResident)}, anonymous outside V8 ${mb(anonBytes - heap.heapResident)}` : '';
+    process.stderr.write(`${String(at)} s: agent RSS ${mb(rssBytes)} MB (anonymous ${mb(anonBytes)}, file-backed ${mb(fileBytes)}${v8})\n`);
+  },
 });
 console.log(`Memory over ${String(MINUTES)} minutes, ${String(report.windowMinutes)}-minute windows (MB):`);
 console.table(
   report.agent.rssOverTime.map((point, index) => ({
     'seconds in': point.at,
     'agent RSS': mb(point.rssBytes),
+    'of it anonymous': mb(point.anonBytes),
+    'of it file-backed': mb(point.fileBytes),
+    'V8 heap resident': mb(point.heap?.heapResident),
+    'anonymous outside V8': point.heap ? mb(point.anonBytes - point.heap.heapResident) : '',
     'agent heapTotal': mb(point.heap?.heapTotal),
     'agent heapUsed': mb(point.heap?.heapUsed),
     'agent external': mb(point.heap?.external),
