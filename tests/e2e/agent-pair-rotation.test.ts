@@ -68,6 +68,18 @@ describe('after the server rotates its signing key twice', () => {
     expect(receipt && verifyServerCountersignature(receipt, current.publicKey)).toBe(true);
   }, 2 * LIVENESS_MS);
 
+  it('the agent pairs for a second study, following the endorsements from the key it pinned to the newest', async () => {
+    await rotateTwice();
+    const second = `${STUDY}-two`;
+    await server.world.openStudy(second, server.researcher, server.reviewer);
+    server.world.aggregator.runOnce();
+    expect((await server.world.as(server.participant, 'POST', `/api/v1/studies/${second}/enroll`)).statusCode).toBe(200);
+    const code = (await server.world.as(server.participant, 'POST', `/api/v1/studies/${second}/pairing-codes`)).json<{ code: string }>().code;
+    const paired = await candor('pair', '--server', server.url, '--study', second, code, '--json');
+    expect(paired.code, paired.stderr).toBe(0);
+    expect(JSON.parse(paired.stdout)).toMatchObject({ studyId: second, serverKeyId: serverKeyIds.at(-1) });
+  }, 2 * LIVENESS_MS);
+
   it('the agent accepts a study check answered by the newest key, and learns of a new version from it', async () => {
     await rotateTwice();
     const v2 = { ...studyInput(STUDY, 2), holdBeforeUploadHours: 0, title: 'Rotation check, second version' };
@@ -103,8 +115,8 @@ describe('after the server rotates its signing key twice', () => {
     try {
       const record = readPairingRecord(dataDir, () => store.deviceKey(PAIRING_SECRET_SLOT));
       expect(record?.serverKey.keyId).toBe(serverKeyIds.at(-1));
-      // Three walks, each of two links: the keys it left are the first, third and fifth.
-      expect(record?.formerServerKeyIds).toEqual([serverKeyIds[0], serverKeyIds[2], serverKeyIds[4]]);
+      // Four walks, each of two links: the keys it left are the first, third, fifth and seventh.
+      expect(record?.formerServerKeyIds).toEqual([serverKeyIds[0], serverKeyIds[2], serverKeyIds[4], serverKeyIds[6]]);
     } finally {
       store.close();
     }

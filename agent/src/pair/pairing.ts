@@ -158,7 +158,9 @@ export function openPairing(options: PairingOptions): Pairing {
       options.assertMayPair(studyId);
       // Before the code or the device key is used: the server answers over trusted TLS, with the expected key.
       const announcedKeyId = (await fetchAuditCheckpoint(origin)).checkpoint.serverKeyId;
-      assertExpectedKey(origin, announcedKeyId, serverKeyId, before);
+      // A server that rotated its key since this agent paired: follow its endorsements from the pinned key.
+      if (before && announcedKeyId !== before.serverKey.keyId) await pinnedKeyFor(announcedKeyId);
+      assertExpectedKey(origin, announcedKeyId, serverKeyId, record);
       const device = options.deviceKey(studyId);
       wipe(device.secretKey);
       // Made for this attempt (or left by an older agent): until the pairing completes, the
