@@ -28,6 +28,8 @@ const SEED_STUDY = fileURLToPath(new URL('../../seeds/studies/coding-practice.v1
 const TARGET_HZ = 1_000;
 const TICK_MS = 100;
 const MB = 1024 * 1024;
+/** How often a run checks that the agent is still capturing. */
+const SESSION_CHECK_SECONDS = 5;
 const run = promisify(execFile);
 
 /** RSS splits into anonymous memory (heaps, malloc arenas: where a leak shows) and file-backed
@@ -108,6 +110,8 @@ export type CostReport = {
   /** Whether the daemon shut down by itself within 15 s of SIGTERM. */
   agentExitedOnSigterm: boolean;
   eventsSent: number;
+  /** Sessions started: the first, and one each time the study's session limit ended the last (as a participant would). */
+  sessions: number;
   agent: { events: number; start: ProcessSample; end: ProcessSample; rssOverTime: OverTime; heapAfterGc: { at: number; heap: HeapSample }[] };
   bare: { events: number; start: ProcessSample; end: ProcessSample; rssOverTime: OverTime };
 };
@@ -194,14 +198,29 @@ export async function measureAgentCost(seconds: number, options: CostOptions): P
       loadAverage: { start: loadavg()[0] ?? 0, end: 0 },
       agentExitedOnSigterm: false,
       eventsSent: 0,
+      sessions: 1,
       agent: { events: 0, start: sample(agentPid), end: sample(agentPid), rssOverTime: [], heapAfterGc: [] },
       bare: { events: 0, start: sample(barePid), end: sample(barePid), rssOverTime: [] },
     };
     const began = performance.now();
     let nextSample = 0;
     let nextGc = 0;
+    let nextSessionCheck = SESSION_CHECK_SECONDS;
+    let eventsInEndedSessions = 0;
     for (;;) {
       const elapsed = (performance.now() - began) / 1000;
+      if (elapsed >= nextSessionCheck) {
+        // A session lasts at most the study's maxSessionMinutes; a long run starts the next one.
+        const status = await client.call('status', {});
+        if (!status.capturing) {
+          // The ended session's count stays until the next starts: eventsAccepted counts one session.
+          eventsInEndedSessions += status.eventsAccepted;
+          const next = await client.call('start', {});
+          if (!next.capturing) throw new Error(`the agent did not start another session: ${next.reason ?? 'no reason given'}`);
+          report.sessions += 1;
+        }
+        nextSessionCheck += SESSION_CHECK_SECONDS;
+      }
       if (elapsed >= nextSample) {
         const at = Math.round(elapsed);
         // Before the GC below, so that it does not flatter this sample.
@@ -236,7 +255,7 @@ export async function measureAgentCost(seconds: number, options: CostOptions): P
       await x.xdotool(...chain);
       report.eventsSent += perChain;
     }
-    report.agent.events = (await client.call('status', {})).eventsAccepted;
+    report.agent.events = eventsInEndedSessions + (await client.call('status', {})).eventsAccepted;
     report.bare.events = await new Promise<number>((resolve) => {
       bare.once('message', (message) => { resolve((message as { events: number }).events); });
       bare.send('count');
@@ -274,6 +293,7 @@ export function printCost(report: CostReport): void {
   console.log('agent: `node agent/bin/candor.js daemon`, running the bundle agent/dist/candor.js (no TypeScript loader)');
   console.log(`load average (1 min) on this shared machine: ${report.loadAverage.start.toFixed(2)} at the start, ${report.loadAverage.end.toFixed(2)} at the end`);
   console.log(`input: ${String(report.eventsSent)} X events sent in ${report.seconds.toFixed(1)} s = ${(report.eventsSent / report.seconds).toFixed(0)} events/s (target ${String(TARGET_HZ)}); the bare listener saw ${(report.bare.events / report.seconds).toFixed(0)}/s`);
+  if (report.sessions > 1) console.log(`sessions: ${String(report.sessions)} (each ended by the study's session limit, and the next started within ${String(SESSION_CHECK_SECONDS)} s)`);
   console.table([row('candor agent (whole pipeline)', report.agent), row('bare uiohook-napi listener', report.bare)]);
   if (!report.agentExitedOnSigterm) console.log('note: the agent did not exit within 15 s of SIGTERM and was killed');
   console.log(`agent CPU / bare listener CPU: ${bareCpu > 0 ? (agentCpu / bareCpu).toFixed(2) : 'n/a'}× (target ≤ 1.5×); agent peak RSS ${(report.agent.end.peakRssBytes / MB).toFixed(1)} MB (target < 100 MB)`);

@@ -8,8 +8,9 @@
  * live objects: a leak grows it, V8 sizing its heap does not). RSS is split into anonymous
  * memory, of it V8's resident heap and the rest (malloc's arenas, SQLite, the input hook), and
  * file-backed pages (the code of node and its libraries, paged in the first time a path runs).
- * An always-on agent whose memory climbs has a leak, whatever the figure; this prints the
- * curves and never passes or fails on them.
+ * A session lasts at most the study's maxSessionMinutes (60); a longer run starts the next one
+ * as a participant would, within 5 s. An always-on agent whose memory climbs has a leak,
+ * whatever the figure; this prints the curves and never passes or fails on them.
  */
 import { measureAgentCost, printCost } from './agent-cost.bench.ts';
 
