@@ -33,3 +33,8 @@ export function invariant(condition: unknown, message: string): asserts conditio
 export function assertNever(value: never, what: string): never {
   throw new InvariantError(`unhandled ${what}: ${String(value)}`);
 }
+
+/** What a log may say about an error: its code, or its class name; never its message, which can quote input. */
+export function errorCode(error: unknown): string {
+  return error instanceof CandorError ? error.code : error instanceof Error ? error.name : 'unknown';
+}

@@ -24,6 +24,7 @@ const SERVER_CLI = new URL('../../server/src/cli/main.ts', import.meta.url).path
 
 let close: () => Promise<void>;
 let dataDir: string;
+let root: string;
 let server: PairingServer;
 let daemon: DaemonProcess;
 /** Every envelope the server stored, in order. */
@@ -44,7 +45,7 @@ function rotateStudyKey(): string {
 }
 
 beforeAll(async () => {
-  ({ server, daemon, dataDir, close } = await startAgentBeside(STUDY, { enroll: true }));
+  ({ server, daemon, dataDir, root, close } = await startAgentBeside(STUDY, { enroll: true }));
   server.onStored((envelope) => {
     stored.push(envelope);
     return Promise.resolve();
@@ -67,6 +68,8 @@ describe('a study key rotated under a paired agent', () => {
     expect(server.ingestRefusals.map((refusal) => refusal.code)).toEqual(['ingest.wrong-recipient']);
     expect(stored.map((envelope) => envelope.header.batchId)).toContain(server.ingestRefusals[0]?.batchId);
     expect(stored.map((envelope) => envelope.header.recipientKeyId)).toEqual(stored.map(() => newKeyId));
+    // Sent again because the new key made it due, not because its backoff happened to run out.
+    expect(readFileSync(join(root, 'daemon.log'), 'utf8')).toContain('"event":"upload.study-key-changed"');
     const status = parseUnknown(AgentStatus, JSON.parse((await candor('status', '--json')).stdout), 'status');
     expect(status.storage).toMatchObject({ windowsHeld: 0, dropped: { budget: 0, age: 0, rejected: 0, undecryptable: 0 } });
     expect(server.world.aggregator.runOnce()).toMatchObject({ accepted: stored.length, quarantined: 0 });

@@ -215,24 +215,26 @@ export async function startAgentBeside(studyId: string, steps: { pair?: boolean;
   const server = await startPairingServer(studyId);
   const root = mkdtempSync(join(tmpdir(), 'candor-agent-'));
   const dataDir = join(root, 'data');
-  const daemon = await startDaemonProcess(dataDir, join(root, 'daemon.log'));
-  if (steps.pair === true || steps.enroll === true) {
-    const paired = await runCandor(dataDir, 'pair', '--server', server.url, '--study', studyId, '--server-key', server.serverKeyId, await server.pairingCode());
-    expect(paired.code, paired.stderr).toBe(0);
-  }
-  if (steps.enroll === true) {
-    const enrolled = await runCandor(dataDir, 'enroll', studyId, '--yes');
-    expect(enrolled.code, enrolled.stderr).toBe(0);
-  }
-  return {
-    server,
-    daemon,
-    root,
-    dataDir,
-    close: async () => {
-      await daemon.kill();
-      await server.close();
-      rmSync(root, { recursive: true, force: true });
-    },
+  let daemon: DaemonProcess | undefined;
+  const close = async (): Promise<void> => {
+    await daemon?.kill();
+    await server.close();
+    rmSync(root, { recursive: true, force: true });
   };
+  try {
+    daemon = await startDaemonProcess(dataDir, join(root, 'daemon.log'));
+    if (steps.pair === true || steps.enroll === true) {
+      const paired = await runCandor(dataDir, 'pair', '--server', server.url, '--study', studyId, '--server-key', server.serverKeyId, await server.pairingCode());
+      expect(paired.code, paired.stderr).toBe(0);
+    }
+    if (steps.enroll === true) {
+      const enrolled = await runCandor(dataDir, 'enroll', studyId, '--yes');
+      expect(enrolled.code, enrolled.stderr).toBe(0);
+    }
+    return { server, daemon, root, dataDir, close };
+  } catch (error) {
+    // A setup that failed leaves no daemon or server behind for the suite's next files.
+    await close();
+    throw error;
+  }
 }

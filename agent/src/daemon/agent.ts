@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { CandorError } from '@candor/shared/errors';
+import { CandorError, errorCode } from '@candor/shared/errors';
 import type { AgentStatus, CONTROL_METHODS, ControlMethod, ControlResult, SessionTransition } from '@candor/shared/schemas/control';
 import type { StudyVersion } from '@candor/shared/schemas/study';
 import { createCapture, type Capture } from '../capture/pipeline.ts';
@@ -157,10 +157,15 @@ export function createAgent({ dataDir, catalog, source, collector, clock, log, b
       // Each check keeps the server's signed audit checkpoint (docs/audit.md). It also follows a
       // rotated server key: an erasure acknowledgement signed by a key the agent has not followed
       // would be refused, and a withdrawn study asks nothing else that would lead the agent to it.
-      const audit = await pairing.checkAuditCheckpoint();
-      if (audit?.keyMoved) log.info({ event: 'server-key.followed' }, 'followed the server to its new signing key');
-      if (audit?.verdict === 'truncated' || audit?.verdict === 'rewritten') {
-        log.warn({ event: 'audit.contradicted', verdict: audit.verdict }, 'the server signed an audit checkpoint that contradicts one it signed before; both are kept in audit-contradictions.jsonl');
+      // A failure here is logged and the study checks go on: they must not wait on it.
+      try {
+        const audit = await pairing.checkAuditCheckpoint();
+        if (audit?.keyMoved) log.info({ event: 'server-key.followed' }, 'followed the server to its new signing key');
+        if (audit?.verdict === 'truncated' || audit?.verdict === 'rewritten') {
+          log.warn({ event: 'audit.contradicted', verdict: audit.verdict }, 'the server signed an audit checkpoint that contradicts one it signed before; both are kept in audit-contradictions.jsonl');
+        }
+      } catch (error) {
+        log.warn({ event: 'audit.checkpoint-failed', code: errorCode(error) }, 'could not check the server\'s audit checkpoint');
       }
       const changed = await pairing.checkStudies((studyId) => collector.isWithdrawn(studyId));
       // The server's key may have moved along its endorsements during the check.
@@ -171,7 +176,7 @@ export function createAgent({ dataDir, catalog, source, collector, clock, log, b
       refresh();
     })
       .catch((error: unknown) => {
-        log.warn({ event: 'server.check-failed', code: error instanceof CandorError ? error.code : error instanceof Error ? error.name : 'unknown' }, 'could not check the server (audit checkpoint, study versions)');
+        log.warn({ event: 'study.check-failed', code: errorCode(error) }, 'could not ask the server for the current study versions');
       })
       .finally(() => {
         checking = null;
@@ -179,9 +184,12 @@ export function createAgent({ dataDir, catalog, source, collector, clock, log, b
     checking = run;
     return run;
   };
-  /** Answers from what is known if the server is slow: status must never hang on the network. */
-  const checkBriefly = async (): Promise<void> => {
-    if (!pairing.uploadTarget() || clock.now() - lastCheckAt < STATUS_CHECK_EVERY_MS) return;
+  /**
+   * Answers from what is known if the server is slow: a command must never hang on the network.
+   * Asks only if the last check is a few seconds old, unless `fresh`.
+   */
+  const checkBriefly = async (fresh = false): Promise<void> => {
+    if (!pairing.uploadTarget() || (!fresh && clock.now() - lastCheckAt < STATUS_CHECK_EVERY_MS)) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([checkServer(), new Promise<void>((resolve) => (timer = setTimeout(resolve, STATUS_CHECK_WAIT_MS)))]);
     clearTimeout(timer);
@@ -320,9 +328,10 @@ export function createAgent({ dataDir, catalog, source, collector, clock, log, b
     // A paired study's consent counts only once the server has countersigned it: the receipt
     // is signed, sent, checked, and only then kept and acted on. Nothing is kept on a refusal.
     // Consent names the study's current version and sealing key, so a paired agent asks the
-    // server for both first (a check that fails is logged; the server then refuses a stale receipt).
+    // server for both first, briefly (a check that fails or is slow is logged; the server then
+    // refuses a stale receipt).
     enroll: async ({ studyId, noticeHash }) => {
-      if (pairing.study(studyId)) await checkServer();
+      if (pairing.study(studyId)) await checkBriefly(true);
       return exclusive(async () => {
         const study = findStudy(studyId);
         collector.assertMayEnroll(studyId);

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { keyIdOf, type SigningKeyPair } from '@candor/shared/crypto';
-import { CandorError, InvariantError } from '@candor/shared/errors';
+import { CandorError, InvariantError, errorCode } from '@candor/shared/errors';
 import type { AgentStatus, PendingWindow } from '@candor/shared/schemas/control';
 import type { StudyVersion } from '@candor/shared/schemas/study';
 import type { CaptureSink } from '../capture/source.ts';
@@ -44,10 +44,6 @@ export type StorageStatus = AgentStatus['storage'];
 type Session = { study: StudyVersion; pipeline: Pipeline };
 
 const DEFAULT_CLOSE_EVERY_MS = 30_000;
-
-function errorCode(error: unknown): string {
-  return error instanceof CandorError ? error.code : error instanceof Error ? error.name : 'unknown';
-}
 
 /**
  * The redaction pipeline for a study, with the policy its reference names.
@@ -130,7 +126,9 @@ export class Collector {
     for (const [studyId, key] of target.studyKeys) {
       const known = previous?.studyKeys.get(studyId);
       // A batch refused as sealed to a study key since rotated waits for the new one: here it is.
-      if (known && keyIdOf(known) !== keyIdOf(key)) this.#store.retryBatchNow(studyId, now);
+      if (known && keyIdOf(known) !== keyIdOf(key) && this.#store.retryBatchNow(studyId, now)) {
+        this.#options.log.info({ event: 'upload.study-key-changed' }, 'the study has a new sealing key; the batch waiting for it goes now');
+      }
     }
     if (this.#replacing) return;
     if (previous && this.#uploader && keyIdOf(previous.serverPublicKey) !== keyIdOf(target.serverPublicKey)) {

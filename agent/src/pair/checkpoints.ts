@@ -6,21 +6,24 @@
  * newest it holds, and keeps any pair that contradicts itself as evidence.
  *
  * `audit-checkpoint.json`: the newest checkpoint seen, the one each new one is judged against.
- * `audit-checkpoints.jsonl`: a history, one a line, oldest first: one every `KEEP_EVERY_MS` at
- * most while the log grows (about 6 KB a day), the oldest dropped past `MAX_KEPT` (83 days).
- * `audit-contradictions.jsonl`: each contradiction seen, never trimmed. All hold public, signed
- * statements only (sequence numbers and hashes), nothing of any participant.
+ * `audit-checkpoints.jsonl`: a history, one a line, oldest first: one every `KEEP_EVERY_MS` of
+ * this device's clock at most while the log grows (about 37 KB a day), the oldest dropped past
+ * `MAX_KEPT` (four weeks). `audit-contradictions.jsonl`: each contradiction seen, a repeat of
+ * the last one not again, at most `MAX_CONTRADICTIONS`. All hold public, signed statements only
+ * (sequence numbers and hashes), nothing of any participant. A file damaged on disk (a torn last
+ * line, say) costs what it held, never the checks: the unreadable part is set aside or dropped.
  */
-import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { AuditCheckpoint } from '@candor/shared/audit-checkpoint';
-import { parseUnknown } from '@candor/shared/validation';
+import { writeKeyFile } from '../keys/key-file.ts';
 
 export const NEWEST_CHECKPOINT_FILE = 'audit-checkpoint.json';
 export const CHECKPOINTS_FILE = 'audit-checkpoints.jsonl';
 export const CONTRADICTIONS_FILE = 'audit-contradictions.jsonl';
-export const KEEP_EVERY_MS = 60 * 60_000;
-export const MAX_KEPT = 2_000;
+export const KEEP_EVERY_MS = 10 * 60_000;
+export const MAX_KEPT = 4_000;
+export const MAX_CONTRADICTIONS = 1_000;
 
 /**
  * What a new checkpoint says beside the newest one held: `first`, `advanced` (the log grew) or
@@ -29,53 +32,98 @@ export const MAX_KEPT = 2_000;
  */
 export type CheckpointVerdict = 'first' | 'advanced' | 'unchanged' | 'truncated' | 'rewritten';
 
-/** The history of checkpoints held in `dataDir`, oldest first. @throws ValidationError when the file was damaged. */
-export function readCheckpoints(dataDir: string): AuditCheckpoint[] {
-  const path = join(dataDir, CHECKPOINTS_FILE);
-  if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => parseUnknown(AuditCheckpoint, JSON.parse(line) as unknown, CHECKPOINTS_FILE));
+type Contradiction = { seenAt: string; verdict: 'truncated' | 'rewritten'; held: AuditCheckpoint; offered: AuditCheckpoint };
+
+function parseCheckpoint(text: string): AuditCheckpoint | undefined {
+  try {
+    return AuditCheckpoint.parse(JSON.parse(text));
+  } catch {
+    return undefined;
+  }
 }
 
-/** The newest checkpoint seen, or undefined. @throws ValidationError when the file was damaged. */
+/** The lines of a JSON-lines file, an unreadable one (a torn last line) left out. */
+function readLines<T>(path: string, parse: (line: string) => T | undefined): { values: T[]; lines: string[]; damaged: boolean } {
+  if (!existsSync(path)) return { values: [], lines: [], damaged: false };
+  const values: T[] = [];
+  const lines: string[] = [];
+  let damaged = false;
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (line === '') continue;
+    const value = parse(line);
+    if (value === undefined) {
+      damaged = true;
+      continue;
+    }
+    values.push(value);
+    lines.push(line);
+  }
+  return { values, lines, damaged };
+}
+
+/** Appends one line and syncs it: what the agent keeps as evidence survives a power cut. */
+function appendLine(path: string, line: string): void {
+  const fd = openSync(path, 'a', 0o600);
+  try {
+    writeSync(fd, `${line}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The history of checkpoints held in `dataDir`, oldest first. */
+export function readCheckpoints(dataDir: string): AuditCheckpoint[] {
+  return readLines(join(dataDir, CHECKPOINTS_FILE), parseCheckpoint).values;
+}
+
+/** The newest checkpoint seen, or undefined; a file that does not read as one is moved aside (`.damaged`). */
 export function newestCheckpoint(dataDir: string): AuditCheckpoint | undefined {
   const path = join(dataDir, NEWEST_CHECKPOINT_FILE);
-  return existsSync(path) ? parseUnknown(AuditCheckpoint, JSON.parse(readFileSync(path, 'utf8')) as unknown, NEWEST_CHECKPOINT_FILE) : undefined;
-}
-
-/** Replaces a file of the data dir in one step: a kill leaves the old or the new contents, never half. */
-function replaceFile(path: string, contents: string): void {
-  const temporary = `${path}.tmp`;
-  writeFileSync(temporary, contents, { mode: 0o600 });
-  renameSync(temporary, path);
+  if (!existsSync(path)) return undefined;
+  const newest = parseCheckpoint(readFileSync(path, 'utf8'));
+  if (newest === undefined) renameSync(path, `${path}.damaged`);
+  return newest;
 }
 
 /**
  * Judges a checkpoint whose signature the caller has verified against the newest one seen.
- * One that advances becomes the newest and joins the history when the history's newest is
- * `KEEP_EVERY_MS` old; one that contradicts is recorded beside the one it contradicts and
- * replaces nothing.
+ * One that advances becomes the newest, and joins the history when the history was last written
+ * `KEEP_EVERY_MS` ago by this device's clock; one that contradicts is recorded beside the one it
+ * contradicts and replaces nothing.
  */
 export function keepCheckpoint(dataDir: string, offered: AuditCheckpoint, now: number): CheckpointVerdict {
   const newest = newestCheckpoint(dataDir);
   const verdict = judge(newest, offered);
   if (verdict === 'unchanged') return verdict;
   if (verdict === 'truncated' || verdict === 'rewritten') {
-    appendFileSync(join(dataDir, CONTRADICTIONS_FILE), `${JSON.stringify({ seenAt: new Date(now).toISOString(), verdict, held: newest, offered })}\n`, { mode: 0o600 });
+    if (newest) recordContradiction(dataDir, { seenAt: new Date(now).toISOString(), verdict, held: newest, offered });
     return verdict;
   }
-  replaceFile(join(dataDir, NEWEST_CHECKPOINT_FILE), JSON.stringify(offered));
+  writeKeyFile(join(dataDir, NEWEST_CHECKPOINT_FILE), JSON.stringify(offered));
   const path = join(dataDir, CHECKPOINTS_FILE);
-  const lines = existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter((line) => line !== '') : [];
-  const last = lines.at(-1);
-  const lastSignedAt = last === undefined ? undefined : parseUnknown(AuditCheckpoint, JSON.parse(last) as unknown, CHECKPOINTS_FILE).checkpoint.signedAt;
-  if (lastSignedAt !== undefined && Date.parse(offered.checkpoint.signedAt) - Date.parse(lastSignedAt) < KEEP_EVERY_MS) return verdict;
+  if (existsSync(path) && now - statSync(path).mtimeMs < KEEP_EVERY_MS) return verdict;
+  const { lines, damaged } = readLines(path, parseCheckpoint);
   const line = JSON.stringify(offered);
-  if (lines.length < MAX_KEPT) appendFileSync(path, `${line}\n`, { mode: 0o600 });
-  else replaceFile(path, [...lines.slice(lines.length - MAX_KEPT + 1), line].map((kept) => `${kept}\n`).join(''));
+  if (!damaged && lines.length < MAX_KEPT) appendLine(path, line);
+  else writeKeyFile(path, [...lines.slice(Math.max(0, lines.length - MAX_KEPT + 1)), line].map((kept) => `${kept}\n`).join(''));
   return verdict;
+}
+
+function recordContradiction(dataDir: string, contradiction: Contradiction): void {
+  const path = join(dataDir, CONTRADICTIONS_FILE);
+  const { values } = readLines(path, (line): Contradiction | undefined => {
+    try {
+      return JSON.parse(line) as Contradiction;
+    } catch {
+      return undefined;
+    }
+  });
+  const last = values.at(-1);
+  const same = (a: AuditCheckpoint, b: AuditCheckpoint): boolean => a.checkpoint.seq === b.checkpoint.seq && a.checkpoint.hash === b.checkpoint.hash;
+  if (last && same(last.held, contradiction.held) && same(last.offered, contradiction.offered)) return;
+  if (values.length >= MAX_CONTRADICTIONS) return;
+  appendLine(path, JSON.stringify(contradiction));
 }
 
 function judge(newest: AuditCheckpoint | undefined, offered: AuditCheckpoint): CheckpointVerdict {

@@ -158,7 +158,9 @@ export function openPairing(options: PairingOptions): Pairing {
       options.assertMayPair(studyId);
       // Before the code or the device key is used: the server answers over trusted TLS, with the expected key.
       const announcedKeyId = (await fetchAuditCheckpoint(origin)).checkpoint.serverKeyId;
-      // A server that rotated its key since this agent paired: follow its endorsements from the pinned key.
+      assertExpectedKey(origin, announcedKeyId, serverKeyId, null);
+      // A server that rotated its key since this agent paired: follow its endorsements from the
+      // pinned key (as any check would; the pin moves only along a chain that verifies).
       if (before && announcedKeyId !== before.serverKey.keyId) await pinnedKeyFor(announcedKeyId);
       assertExpectedKey(origin, announcedKeyId, serverKeyId, record);
       const device = options.deviceKey(studyId);

@@ -542,11 +542,15 @@ export class LocalStore {
     q.deferBatch(this.#db, { batchId, attempts, nextAttemptAt });
   }
 
-  /** Makes the study's batch waiting out a backoff due at `now` (its attempts kept): what it waited for has changed. */
-  retryBatchNow(studyId: string, now: number): void {
+  /**
+   * Makes the study's batch waiting out a backoff due at `now` (its attempts kept): what it waited for has changed.
+   * @returns whether a batch was waiting.
+   */
+  retryBatchNow(studyId: string, now: number): boolean {
     this.#assertOpen();
     const waiting = q.selectBatches(this.#db).find((batch) => batch.studyId === studyId && batch.nextAttemptAt > now);
     if (waiting) q.deferBatch(this.#db, { batchId: waiting.batchId, attempts: waiting.attempts, nextAttemptAt: now });
+    return waiting !== undefined;
   }
 
   /**

@@ -147,6 +147,20 @@ describe('uploading held windows', () => {
     expect(s.server.received[0]?.header.recipientKeyId).toBe(rotated.keyId);
   });
 
+  it('sends a refused batch again at once, without asking, when the agent learnt the new key while that try was on its way', async () => {
+    const s = await setup();
+    s.store.putWindows([sampleWindow(1)], 0);
+    const [before, rotated] = [s.known.studyKey, generateSealingKeyPair()];
+    s.server.rotateStudyKey(rotated);
+    // The first read seals the try; by the time the refusal arrives the agent knows the new key.
+    let reads = 0;
+    Object.defineProperty(s.known, 'studyKey', { get: () => (reads++ === 0 ? before : rotated) });
+    expect(await s.uploader.runOnce()).toMatchObject({ batchesSent: 0, batchesDeferred: 1 });
+    expect(await s.uploader.runOnce()).toMatchObject({ batchesSent: 1, windowsSent: 1 });
+    expect(ingestStatuses(s.server)).toEqual([400, 201]);
+    expect(s.known.staleFor).toEqual([]);
+  });
+
   it('uploads in the background once started, and stops when told', async () => {
     const s = await setup();
     s.store.putWindows([sampleWindow(1)], 0);

@@ -6,7 +6,7 @@
  * signed erasure requests that withdrawal queues, until a verified acknowledgement arrives.
  */
 import { pino, type Logger } from 'pino';
-import { sealEnvelope, wipe } from '@candor/shared/crypto';
+import { sealEnvelope, wipe, keyIdOf } from '@candor/shared/crypto';
 import { PRIVACY_LIMITS } from '@candor/shared/defaults';
 import { utf8 } from '@candor/shared/encoding';
 import { InvariantError } from '@candor/shared/errors';
@@ -184,7 +184,13 @@ export class Uploader {
       }
     } else if (response !== 'network-error' && ApiError.safeParse(response.json).data?.error.code === 'ingest.wrong-recipient') {
       // The study's sealing key was rotated since this agent learnt it. Each try seals the batch
-      // afresh, so it waits (backing off) for the current key rather than being dropped.
+      // afresh, so it waits for the current key rather than being dropped; if the agent learnt
+      // it while this try was on its way, the batch goes again at once.
+      const current = this.#options.studyKey(batch.studyId);
+      if (current && keyIdOf(current) !== keyIdOf(recipient)) {
+        store.deferBatch(batch.batchId, batch.attempts, this.#options.now());
+        return 'deferred';
+      }
       this.#options.onStaleStudyKey(batch.studyId);
     } else if (response !== 'network-error' && response.status >= 400 && response.status < 500 && response.status !== 429) {
       store.rejectBatch(batch.batchId);
