@@ -409,15 +409,25 @@ describe('an answer about the current study version the agent cannot check', () 
     expect(await checkingClient.call('studies', {})).toEqual([{ studyId: STUDY, version: 2, title: v2.title, enrolled: false }]);
   });
 
-  it('keeps no audit checkpoint that the key it names did not sign, and keeps the one that key signed (the control)', async () => {
+  it('keeps no audit checkpoint that the key it names did not sign, and still checks the study; keeps the one that key signed (the control)', async () => {
     const checkpointAt = (seq: number, by: SigningKeyPair) =>
       signAuditCheckpoint({ seq, hash: 'c'.repeat(64), signedAt: new Date().toISOString(), serverKeyId: serverKey.keyId }, by);
     const newest = (): string | null => (existsSync(join(dataDir, NEWEST_CHECKPOINT_FILE)) ? readFileSync(join(dataDir, NEWEST_CHECKPOINT_FILE), 'utf8') : null);
     const before = newest();
+    let asked = 0;
+    routes.set('/api/v1/devices/study', (request) => {
+      asked += 1;
+      return studyAnswer(request, (answer) => answer);
+    });
     try {
       routes.set('/api/v1/audit/checkpoint', () => json(200, checkpointAt(41, other)));
       await checking.agent.checkServer();
       expect(newest()).toBe(before);
+      // The refused checkpoint does not stop the study check.
+      expect(asked).toBe(1);
+      routes.set('/api/v1/audit/checkpoint', () => json(500, { error: { code: 'internal' } }));
+      await checking.agent.checkServer();
+      expect(asked).toBe(2);
       routes.set('/api/v1/audit/checkpoint', () => json(200, checkpointAt(42, serverKey)));
       await checking.agent.checkServer();
       const kept = AuditCheckpoint.parse(JSON.parse(newest() ?? 'null'));
