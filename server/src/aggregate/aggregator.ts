@@ -211,7 +211,7 @@ export function createAggregator(options: { files: StoreFiles; keyFile: string; 
       }
     });
     store.compact();
-    dropOldMasterKeys(options.keyFile);
+    dropOldMasterKeys(options.keyFile, keys.currentMaster.keyId);
     keys = loadOrCreateAggregatorKeys(options.keyFile);
     return rewrapped;
   }

@@ -1,10 +1,12 @@
 /**
  * Each process keeps its own secrets in its own file, readable only by its user (0600),
- * written atomically. The API server's file holds only its Ed25519 signing keys; study keys
- * and the master key that wraps participant keys live only in the aggregator's file.
- * docs/server.md says how each is rotated.
+ * written atomically and synced. The API server's file holds only its Ed25519 signing keys;
+ * study keys and the master key that wraps participant keys live only in the aggregator's file.
+ * A file is changed only under its lock file (`<file>.lock`, created exclusively), since the
+ * running processes and `candor-server keys rotate` change the same files: without it, one
+ * change read before another was written would undo it. docs/server.md says how each is rotated.
  */
-import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { z } from 'zod';
 import { endorseServerKey, ServerKeyEndorsement } from '@candor/shared/endorsement';
 import { CandorError } from '@candor/shared/errors';
@@ -42,10 +44,46 @@ const AggregatorKeyFile = z.strictObject({
 type AggregatorKeyFile = z.infer<typeof AggregatorKeyFile>;
 
 function writeSecretFile(file: string, value: unknown): void {
-  const temporary = `${file}.${process.pid}.tmp`;
-  writeFileSync(temporary, JSON.stringify(value, null, 2), { mode: 0o600 });
-  chmodSync(temporary, 0o600);
+  const temporary = `${file}.${String(process.pid)}.tmp`;
+  const fd = openSync(temporary, 'w', 0o600);
+  try {
+    writeSync(fd, JSON.stringify(value, null, 2));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   renameSync(temporary, file);
+}
+
+/** How long a change waits for another process's, and how old a lock must be to count as left by a process that died. */
+const LOCK_WAIT_MS = 10_000;
+const STALE_LOCK_MS = 60_000;
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Runs `change` holding `<file>.lock`. Key changes are rare and quick, so a wait blocks.
+ * @throws CandorError `keys.busy` when another process holds the lock past LOCK_WAIT_MS.
+ */
+function underLock<T>(file: string, change: () => T): T {
+  const lock = `${file}.lock`;
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      closeSync(openSync(lock, 'wx', 0o600));
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const age = existsSync(lock) ? Date.now() - statSync(lock).mtimeMs : 0;
+    if (age > STALE_LOCK_MS) rmSync(lock, { force: true });
+    else if (Date.now() > deadline) throw new CandorError('keys.busy', `${file} is being changed by another process; try again (or, if no Candor process runs, remove ${lock})`);
+    else Atomics.wait(pause, 0, 0, 10);
+  }
+  try {
+    return change();
+  } finally {
+    rmSync(lock, { force: true });
+  }
 }
 
 /** @throws CandorError `keys.unreadable` when the file exists but is not a key file. */
@@ -82,12 +120,15 @@ function serverKeysOf(file: ServerKeyFile): ServerKeys {
 /** Loads the API server's keys, creating the file with a fresh key on first start. @throws CandorError `keys.unreadable`. */
 export function loadOrCreateServerKeys(file: string, now = new Date()): ServerKeys {
   if (!existsSync(file)) {
-    const pair = generateSigningKeyPair();
-    writeSecretFile(file, {
-      kind: 'candor.server-keys/1',
-      signing: [{ keyId: pair.keyId, secretKey: toBase64Url(pair.secretKey), createdAt: now.toISOString(), retiredAt: null }],
-      endorsements: [],
-    } satisfies ServerKeyFile);
+    underLock(file, () => {
+      if (existsSync(file)) return;
+      const pair = generateSigningKeyPair();
+      writeSecretFile(file, {
+        kind: 'candor.server-keys/1',
+        signing: [{ keyId: pair.keyId, secretKey: toBase64Url(pair.secretKey), createdAt: now.toISOString(), retiredAt: null }],
+        endorsements: [],
+      } satisfies ServerKeyFile);
+    });
   }
   return serverKeysOf(readSecretFile(file, ServerKeyFile));
 }
@@ -98,6 +139,10 @@ export function loadOrCreateServerKeys(file: string, now = new Date()): ServerKe
  * @throws CandorError `keys.unreadable`.
  */
 export function rotateServerSigningKey(file: string, now = new Date()): { retired: string[]; current: string } {
+  return underLock(file, () => rotateServerSigningKeyLocked(file, now));
+}
+
+function rotateServerSigningKeyLocked(file: string, now: Date): { retired: string[]; current: string } {
   const keys = readSecretFile(file, ServerKeyFile);
   const outgoing = serverKeysOf(keys).current;
   const pair = generateSigningKeyPair();
@@ -137,42 +182,54 @@ function aggregatorKeysOf(file: AggregatorKeyFile): AggregatorKeys {
 /** @throws CandorError `keys.unreadable`. */
 export function loadOrCreateAggregatorKeys(file: string, now = new Date()): AggregatorKeys {
   if (!existsSync(file)) {
-    const master = generateDataKey();
-    writeSecretFile(file, {
-      kind: 'candor.aggregator-keys/1',
-      masterKeys: [{ keyId: master.keyId, key: toBase64Url(master.key), createdAt: now.toISOString() }],
-      studies: [],
-    } satisfies AggregatorKeyFile);
+    underLock(file, () => {
+      if (existsSync(file)) return;
+      const master = generateDataKey();
+      writeSecretFile(file, {
+        kind: 'candor.aggregator-keys/1',
+        masterKeys: [{ keyId: master.keyId, key: toBase64Url(master.key), createdAt: now.toISOString() }],
+        studies: [],
+      } satisfies AggregatorKeyFile);
+    });
   }
   return aggregatorKeysOf(readSecretFile(file, AggregatorKeyFile));
 }
 
 /** Creates a study's sealing key pair in the aggregator's file and returns it. @throws CandorError `keys.unreadable`. */
 export function addStudyKey(file: string, studyId: string, now = new Date()): SealingKeyPair {
-  const keys = readSecretFile(file, AggregatorKeyFile);
-  const pair = generateSealingKeyPair();
-  const at = now.toISOString();
-  writeSecretFile(file, {
-    ...keys,
-    studies: [
-      ...keys.studies.map((entry) => (entry.studyId === studyId ? { ...entry, retiredAt: entry.retiredAt ?? at } : entry)),
-      { studyId, keyId: pair.keyId, secretKey: toBase64Url(pair.secretKey), createdAt: at, retiredAt: null },
-    ],
-  } satisfies AggregatorKeyFile);
-  return pair;
+  return underLock(file, () => {
+    const keys = readSecretFile(file, AggregatorKeyFile);
+    const pair = generateSealingKeyPair();
+    const at = now.toISOString();
+    writeSecretFile(file, {
+      ...keys,
+      studies: [
+        ...keys.studies.map((entry) => (entry.studyId === studyId ? { ...entry, retiredAt: entry.retiredAt ?? at } : entry)),
+        { studyId, keyId: pair.keyId, secretKey: toBase64Url(pair.secretKey), createdAt: at, retiredAt: null },
+      ],
+    } satisfies AggregatorKeyFile);
+    return pair;
+  });
 }
 
 /** Adds a new master key; the aggregator re-wraps every participant key under it on its next pass. @throws CandorError `keys.unreadable`. */
 export function addMasterKey(file: string, now = new Date()): string {
-  const keys = readSecretFile(file, AggregatorKeyFile);
-  const master = generateDataKey();
-  writeSecretFile(file, { ...keys, masterKeys: [...keys.masterKeys, { keyId: master.keyId, key: toBase64Url(master.key), createdAt: now.toISOString() }] });
-  return master.keyId;
+  return underLock(file, () => {
+    const keys = readSecretFile(file, AggregatorKeyFile);
+    const master = generateDataKey();
+    writeSecretFile(file, { ...keys, masterKeys: [...keys.masterKeys, { keyId: master.keyId, key: toBase64Url(master.key), createdAt: now.toISOString() }] });
+    return master.keyId;
+  });
 }
 
-/** Drops master keys other than the newest, once nothing is wrapped under them. @throws CandorError `keys.unreadable`. */
-export function dropOldMasterKeys(file: string): void {
-  const keys = readSecretFile(file, AggregatorKeyFile);
-  const newest = keys.masterKeys.at(-1);
-  if (newest) writeSecretFile(file, { ...keys, masterKeys: [newest] });
+/**
+ * Drops the master keys older than `wrappingKeyId`, once every participant key is wrapped under
+ * it; a key added after it (a rotation that landed meanwhile) stays. @throws CandorError `keys.unreadable`.
+ */
+export function dropOldMasterKeys(file: string, wrappingKeyId: string): void {
+  underLock(file, () => {
+    const keys = readSecretFile(file, AggregatorKeyFile);
+    const from = keys.masterKeys.findIndex((entry) => entry.keyId === wrappingKeyId);
+    if (from > 0) writeSecretFile(file, { ...keys, masterKeys: keys.masterKeys.slice(from) });
+  });
 }
