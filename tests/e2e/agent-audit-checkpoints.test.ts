@@ -4,15 +4,16 @@
  * a real `candor daemon` process paired with it, and the real `candor-server audit verify`:
  * the checkpoints the agent kept match the live log, and on a copy of the log with its tail cut
  * off, or re-hashed after an edit, which each verify clean on their own, the agent's
- * checkpoints name the entry that is missing or changed.
+ * checkpoints name the entry that is missing or changed. When the live server's log loses its
+ * tail, the agent's next check keeps the evidence and `candor status` says so.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditCheckpointVerifies } from '@candor/shared/audit-checkpoint';
-import { CHECKPOINTS_FILE, newestCheckpoint, NEWEST_CHECKPOINT_FILE } from '../../agent/src/pair/checkpoints.ts';
+import { CHECKPOINTS_FILE, CONTRADICTIONS_FILE, newestCheckpoint, NEWEST_CHECKPOINT_FILE } from '../../agent/src/pair/checkpoints.ts';
 import { hashAuditRow } from '../../server/src/audit/chain.ts';
 import { loadOrCreateServerKeys } from '../../server/src/keys/files.ts';
 import { waitFor } from '../support/wait.ts';
@@ -107,4 +108,35 @@ describe('audit checkpoints kept by a paired agent', () => {
     expect(verified.status).toBe(1);
     expect(verified.output).toContain('checkpointed entry has another hash (log rewritten)');
   });
+
+  it('are contradicted by a live server whose log lost its tail, and candor status says so', async () => {
+    const held = newestCheckpoint(dataDir);
+    if (!held) throw new Error('no checkpoint');
+    const contradictions = async (): Promise<number> => (JSON.parse((await candor('status', '--json')).stdout) as { auditContradictions: number }).auditContradictions;
+    expect(await contradictions()).toBe(0);
+    // An insider with the database file deletes the newest entries under the running server.
+    const db = new Database(server.world.files.apiDb);
+    db.exec('DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;');
+    db.prepare('DELETE FROM audit_log WHERE seq >= ?').run(held.checkpoint.seq);
+    db.close();
+    let said = '';
+    await waitFor(
+      async () => {
+        said = (await candor('status')).stdout;
+        return said.includes('Warning: the server has once signed an audit checkpoint that contradicts one it signed before');
+      },
+      'candor status to warn of the contradiction',
+      LIVENESS_MS,
+    );
+    expect(said).toContain('audit-contradictions.jsonl');
+    expect(await contradictions()).toBe(1);
+    // The evidence: the checkpoint held and the one that contradicts it, both signed; the newest held is not replaced.
+    const evidence = readFileSync(join(dataDir, CONTRADICTIONS_FILE), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { verdict: string; held: typeof held; offered: typeof held });
+    expect(evidence).toHaveLength(1);
+    const serverKey = loadOrCreateServerKeys(server.world.serverKeyFile).current.publicKey;
+    expect(evidence[0]?.held).toEqual(held);
+    expect(evidence[0]?.offered.checkpoint.seq).toBeLessThan(held.checkpoint.seq);
+    expect(evidence[0] && auditCheckpointVerifies(evidence[0].offered, serverKey)).toBe(true);
+    expect(newestCheckpoint(dataDir)).toEqual(held);
+  }, 2 * LIVENESS_MS);
 });

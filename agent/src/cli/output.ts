@@ -53,6 +53,13 @@ export function describeStatus(status: AgentStatus, now = Date.now()): string {
   }
   for (const refused of status.refusedSignals) lines.push(`Not collected: ${refused.signal} — ${refused.reason}.`);
   lines.push(...describeStorage(status.storage));
+  if (status.auditContradictions > 0) {
+    const times = status.auditContradictions === 1 ? 'once' : `${String(status.auditContradictions)} times`;
+    lines.push(
+      `Warning: the server has ${times} signed an audit checkpoint that contradicts one it signed before, so entries of its audit log were lost or changed. ` +
+        'The evidence is kept in audit-contradictions.jsonl in the data directory; give it to your privacy contact (candor-server audit verify --checkpoint checks it).',
+    );
+  }
   return lines.join('\n');
 }
 

@@ -13,6 +13,7 @@ import type { InputSource } from '../capture/source.ts';
 import type { StudyCatalog } from '../consent/catalog.ts';
 import { consentNoticeOf } from '../consent/notice.ts';
 import { openConsentRecords, UNPAIRED_AGGREGATOR_KEY_ID } from '../consent/receipts.ts';
+import { countContradictions } from '../pair/checkpoints.ts';
 import { openPairing } from '../pair/pairing.ts';
 import { parseDuration } from '../session/duration.ts';
 import { openSessionJournal } from '../session/journal.ts';
@@ -107,6 +108,7 @@ export function createAgent({ dataDir, catalog, source, collector, clock, log, b
   let cancelDeadline: (() => void) | null = null;
   let lastReason: string | null = null;
   let lastEmitted = '';
+  let auditContradictions = countContradictions(dataDir);
 
   // One source of studies at a time: the files until the agent is paired, the server's after.
   const loadStudies = (): void => {
@@ -163,6 +165,8 @@ export function createAgent({ dataDir, catalog, source, collector, clock, log, b
         if (audit?.keyMoved) log.info({ event: 'server-key.followed' }, 'followed the server to its new signing key');
         if (audit?.verdict === 'truncated' || audit?.verdict === 'rewritten') {
           log.warn({ event: 'audit.contradicted', verdict: audit.verdict }, 'the server signed an audit checkpoint that contradicts one it signed before; both are kept in audit-contradictions.jsonl');
+          auditContradictions = countContradictions(dataDir);
+          syncCapture();
         }
       } catch (error) {
         log.warn({ event: 'audit.checkpoint-failed', code: errorCode(error) }, 'could not check the server\'s audit checkpoint');
@@ -280,6 +284,7 @@ export function createAgent({ dataDir, catalog, source, collector, clock, log, b
       refusedSignals: refusal === null ? [] : [{ signal: 'app-usage', reason: `the foreground application cannot be resolved: ${refusal}` }],
       eventsAccepted: capture.counts.accepted,
       eventsExcluded: capture.counts.excluded,
+      auditContradictions,
       storage: collector.storage(),
     };
   };

@@ -8,6 +8,7 @@ import { generateSigningKeyPair } from '@candor/shared/crypto';
 import {
   CHECKPOINTS_FILE,
   CONTRADICTIONS_FILE,
+  countContradictions,
   keepCheckpoint,
   KEEP_EVERY_MS,
   MAX_KEPT,
@@ -61,6 +62,7 @@ describe('keeping audit checkpoints', () => {
     expect(readCheckpoints(dir).map((kept) => kept.checkpoint.seq)).toEqual([10, 15, 16]);
     for (const file of [NEWEST_CHECKPOINT_FILE, CHECKPOINTS_FILE]) expect(statSync(join(dir, file)).mode & 0o777).toBe(0o600);
     expect(contradictions(dir)).toEqual([]);
+    expect(countContradictions(dir)).toBe(0);
   });
 
   it.each([
@@ -73,6 +75,7 @@ describe('keeping audit checkpoints', () => {
     expect(keepCheckpoint(dir, offered, seenAt)).toBe(verdict);
     expect(keepCheckpoint(dir, offered, seenAt + 1000)).toBe(verdict);
     expect(contradictions(dir)).toEqual([{ seenAt: new Date(seenAt).toISOString(), verdict, held: checkpoint(12), offered }]);
+    expect(countContradictions(dir)).toBe(1);
     expect(newestCheckpoint(dir)).toEqual(checkpoint(12));
     expect(readCheckpoints(dir)).toEqual([checkpoint(12)]);
   });
@@ -101,5 +104,10 @@ describe('keeping audit checkpoints', () => {
     expect(existsSync(join(dir, `${NEWEST_CHECKPOINT_FILE}.damaged`))).toBe(true);
     expect(newestCheckpoint(dir)).toEqual(checkpoint(12));
     expect(readFileSync(join(dir, CHECKPOINTS_FILE), 'utf8')).toBe(`${JSON.stringify(checkpoint(10))}\n${JSON.stringify(checkpoint(12))}\n`);
+    // A torn contradiction is not counted, and the next is still kept and counted.
+    appendFileSync(join(dir, CONTRADICTIONS_FILE), '{"seenAt":"2026-11-23T1');
+    expect(countContradictions(dir)).toBe(0);
+    expect(keepCheckpoint(dir, checkpoint(11), Date.now())).toBe('truncated');
+    expect(countContradictions(dir)).toBe(1);
   });
 });

@@ -110,20 +110,30 @@ export function keepCheckpoint(dataDir: string, offered: AuditCheckpoint, now: n
   return verdict;
 }
 
+function parseContradiction(line: string): Contradiction | undefined {
+  try {
+    return JSON.parse(line) as Contradiction;
+  } catch {
+    return undefined;
+  }
+}
+
+/** How many contradictions `dataDir` holds evidence of: what `candor status` warns of. */
+export function countContradictions(dataDir: string): number {
+  return readLines(join(dataDir, CONTRADICTIONS_FILE), parseContradiction).values.length;
+}
+
 function recordContradiction(dataDir: string, contradiction: Contradiction): void {
   const path = join(dataDir, CONTRADICTIONS_FILE);
-  const { values } = readLines(path, (line): Contradiction | undefined => {
-    try {
-      return JSON.parse(line) as Contradiction;
-    } catch {
-      return undefined;
-    }
-  });
+  const { values, lines, damaged } = readLines(path, parseContradiction);
   const last = values.at(-1);
   const same = (a: AuditCheckpoint, b: AuditCheckpoint): boolean => a.checkpoint.seq === b.checkpoint.seq && a.checkpoint.hash === b.checkpoint.hash;
   if (last && same(last.held, contradiction.held) && same(last.offered, contradiction.offered)) return;
   if (values.length >= MAX_CONTRADICTIONS) return;
-  appendLine(path, JSON.stringify(contradiction));
+  const line = JSON.stringify(contradiction);
+  // Appended to a torn line, the new one would be torn too: rewrite without it instead.
+  if (damaged) writeKeyFile(path, [...lines, line].map((kept) => `${kept}\n`).join(''));
+  else appendLine(path, line);
 }
 
 function judge(newest: AuditCheckpoint | undefined, offered: AuditCheckpoint): CheckpointVerdict {

@@ -31,6 +31,11 @@ export const AgentStatus = z.strictObject({
   /** Events the context filter passed on this session, and events it dropped: counts only. */
   eventsAccepted: Count,
   eventsExcluded: Count,
+  /**
+   * Audit checkpoints the server signed that contradict one it signed before (a log that lost
+   * or changed entries), each kept as evidence in the data dir's audit-contradictions.jsonl.
+   */
+  auditContradictions: Count,
   /** The encrypted store on this device: what holds its master key, and what it holds. */
   storage: z.strictObject({
     /** The OS keychain, or a key file readable only by the user, with why. */
