@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { fromBase64Url, sign, toBase64Url, verifySignature, type SigningKeyPair } from './crypto.ts';
 import { canonicalJson, utf8 } from './encoding.ts';
 import { Base64Url, HashHex, KeyId, UtcTimestamp } from './schemas/primitives.ts';
+import { parseJsonOrUndefined } from './validation.ts';
 
 const CHECKPOINT_DOMAIN = 'candor/audit-checkpoint/v1\n';
 
@@ -16,6 +17,22 @@ export const AuditCheckpointBody = z.strictObject({ seq: z.int().min(0), hash: H
 export type AuditCheckpointBody = z.infer<typeof AuditCheckpointBody>;
 export const AuditCheckpoint = z.strictObject({ checkpoint: AuditCheckpointBody, signature: Base64Url.length(86) });
 export type AuditCheckpoint = z.infer<typeof AuditCheckpoint>;
+
+/** Two checkpoints of one server that cannot both be true, as an agent keeps them (`audit-contradictions.jsonl`). */
+export const AuditContradiction = z.strictObject({ seenAt: UtcTimestamp, verdict: z.enum(['truncated', 'rewritten']), held: AuditCheckpoint, offered: AuditCheckpoint });
+export type AuditContradiction = z.infer<typeof AuditContradiction>;
+
+/**
+ * The checkpoints in one line (or file) an agent keeps: a checkpoint, or the two of a
+ * contradiction; undefined when it is neither (a torn line, say). The one reading of
+ * `audit-checkpoint.json`, `audit-checkpoints.jsonl` and `audit-contradictions.jsonl`.
+ */
+export function checkpointsIn(text: string): AuditCheckpoint[] | undefined {
+  const checkpoint = parseJsonOrUndefined(AuditCheckpoint, text);
+  if (checkpoint) return [checkpoint];
+  const contradiction = parseJsonOrUndefined(AuditContradiction, text);
+  return contradiction ? [contradiction.held, contradiction.offered] : undefined;
+}
 
 const signingBytes = (body: AuditCheckpointBody): Uint8Array => utf8(CHECKPOINT_DOMAIN + canonicalJson(body));
 

@@ -85,3 +85,13 @@ export function parseUnknown<S extends z.ZodType>(schema: S, value: unknown, wha
     what,
   );
 }
+
+/** `text` read as JSON of `schema`'s shape, or undefined when it is not JSON or not that shape. */
+export function parseJsonOrUndefined<S extends z.ZodType>(schema: S, text: string): z.output<S> | undefined {
+  try {
+    const result = schema.safeParse(JSON.parse(text));
+    return result.success ? result.data : undefined;
+  } catch {
+    return undefined;
+  }
+}

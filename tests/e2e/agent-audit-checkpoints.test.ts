@@ -138,5 +138,10 @@ describe('audit checkpoints kept by a paired agent', () => {
     expect(evidence[0]?.offered.checkpoint.seq).toBeLessThan(held.checkpoint.seq);
     expect(evidence[0] && auditCheckpointVerifies(evidence[0].offered, serverKey)).toBe(true);
     expect(newestCheckpoint(dataDir)).toEqual(held);
+    // The evidence file, handed to the server's verifier, names the entry the log lost.
+    const verified = auditVerify(server.world.files.apiDb, join(dataDir, CONTRADICTIONS_FILE));
+    expect(verified.status, verified.output).toBe(1);
+    // (Missing, or another hash should the server have logged something since the deletion.)
+    expect(verified.output).toMatch(new RegExp(`audit entry ${String(held.checkpoint.seq)}: checkpointed entry (is missing \\(log truncated\\)|has another hash)`));
   }, 2 * LIVENESS_MS);
 });

@@ -5,7 +5,7 @@
  * which the test shows both ways.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -146,6 +146,17 @@ describe('audit verify', () => {
     const result = spawnSync(process.execPath, ['--import', 'tsx', CLI, 'audit', 'verify', '--db', file, '--checkpoint', join(world.dir, 'forged.json')], { encoding: 'utf8' });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('signature');
+  });
+
+  it('names the line of a checkpoint file that holds no checkpoint, and verifies nothing', () => {
+    const file = copyOfDatabase();
+    const lines = join(world.dir, 'torn.jsonl');
+    writeFileSync(lines, `${readFileSync(checkpointFile, 'utf8').trim()}\n{"checkpoint":{"seq":`);
+    const result = spawnSync(process.execPath, ['--import', 'tsx', CLI, 'audit', 'verify', '--db', file, '--checkpoint', lines], { encoding: 'utf8' });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`${lines}: line 2 is not an audit checkpoint`);
+    expect(result.stdout).not.toContain('intact');
+    expect(result.stderr).not.toMatch(/\bat \S+ \(/);
   });
 
   it('answers a wrong command line with exit code 2 and the usage', () => {

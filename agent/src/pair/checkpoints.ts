@@ -15,7 +15,8 @@
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { AuditCheckpoint } from '@candor/shared/audit-checkpoint';
+import { AuditCheckpoint, AuditContradiction } from '@candor/shared/audit-checkpoint';
+import { parseJsonOrUndefined } from '@candor/shared/validation';
 import { writeKeyFile } from '../keys/key-file.ts';
 
 export const NEWEST_CHECKPOINT_FILE = 'audit-checkpoint.json';
@@ -32,15 +33,8 @@ export const MAX_CONTRADICTIONS = 1_000;
  */
 export type CheckpointVerdict = 'first' | 'advanced' | 'unchanged' | 'truncated' | 'rewritten';
 
-type Contradiction = { seenAt: string; verdict: 'truncated' | 'rewritten'; held: AuditCheckpoint; offered: AuditCheckpoint };
-
-function parseCheckpoint(text: string): AuditCheckpoint | undefined {
-  try {
-    return AuditCheckpoint.parse(JSON.parse(text));
-  } catch {
-    return undefined;
-  }
-}
+const parseCheckpoint = (text: string): AuditCheckpoint | undefined => parseJsonOrUndefined(AuditCheckpoint, text);
+const parseContradiction = (text: string): AuditContradiction | undefined => parseJsonOrUndefined(AuditContradiction, text);
 
 /** The lines of a JSON-lines file, an unreadable one (a torn last line) left out. */
 function readLines<T>(path: string, parse: (line: string) => T | undefined): { values: T[]; lines: string[]; damaged: boolean } {
@@ -110,20 +104,12 @@ export function keepCheckpoint(dataDir: string, offered: AuditCheckpoint, now: n
   return verdict;
 }
 
-function parseContradiction(line: string): Contradiction | undefined {
-  try {
-    return JSON.parse(line) as Contradiction;
-  } catch {
-    return undefined;
-  }
-}
-
 /** How many contradictions `dataDir` holds evidence of: what `candor status` warns of. */
 export function countContradictions(dataDir: string): number {
   return readLines(join(dataDir, CONTRADICTIONS_FILE), parseContradiction).values.length;
 }
 
-function recordContradiction(dataDir: string, contradiction: Contradiction): void {
+function recordContradiction(dataDir: string, contradiction: AuditContradiction): void {
   const path = join(dataDir, CONTRADICTIONS_FILE);
   const { values, lines, damaged } = readLines(path, parseContradiction);
   const last = values.at(-1);

@@ -11,10 +11,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { CandorError } from '@candor/shared/errors';
-import { parseUnknown } from '@candor/shared/validation';
 import { Role } from '@candor/shared/schemas/primitives';
 import { assertPasswordHashingWorks, hashPassword } from '../auth/passwords.ts';
-import { AuditCheckpoint } from '@candor/shared/audit-checkpoint';
+import { checkpointsIn, type AuditCheckpoint } from '@candor/shared/audit-checkpoint';
 import { verifyAuditChain } from '../audit/chain.ts';
 import { appendAudit } from '../audit/record.ts';
 import { createAggregator } from '../aggregate/aggregator.ts';
@@ -158,20 +157,19 @@ async function userAdd(args: string[]): Promise<number> {
 }
 
 /**
- * A checkpoint as the server answers it, or an agent's file of them (`audit-checkpoints.jsonl`: one a line).
- * @throws CandorError `audit.bad-checkpoint-file` naming the line that is not a checkpoint.
+ * A checkpoint as the server answers it, or an agent's file of them, one a line: its history
+ * (`audit-checkpoints.jsonl`) or the two of each contradiction it saw (`audit-contradictions.jsonl`).
+ * @throws CandorError `audit.bad-checkpoint-file` naming the line that is neither.
  */
 function readCheckpoints(file: string): AuditCheckpoint[] {
   const text = readFileSync(file, 'utf8').trim();
-  const parse = (json: string, where: string): AuditCheckpoint => {
-    try {
-      return parseUnknown(AuditCheckpoint, JSON.parse(json) as unknown, where);
-    } catch {
-      throw new CandorError('audit.bad-checkpoint-file', `${file}: ${where} is not an audit checkpoint`);
-    }
-  };
-  if (text.startsWith('{') && !text.includes('\n{')) return [parse(text, 'the file')];
-  return text.split('\n').map((line, index) => parse(line, `line ${String(index + 1)}`));
+  const whole = checkpointsIn(text);
+  if (whole) return whole;
+  return text.split('\n').flatMap((line, index) => {
+    const checkpoints = checkpointsIn(line);
+    if (!checkpoints) throw new CandorError('audit.bad-checkpoint-file', `${file}: ${text.includes('\n') ? `line ${String(index + 1)}` : 'the file'} is not an audit checkpoint`);
+    return checkpoints;
+  });
 }
 
 function auditVerify(args: string[]): number {
