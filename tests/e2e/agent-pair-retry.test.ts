@@ -1,8 +1,10 @@
 /**
- * A pairing that did not complete never leaves the device stuck. The real server (on
- * 127.0.0.1) accepts a code for another study and registers the device key it was sent; the
- * agent refuses that answer and discards the key, so a good code for the study the
- * participant named then pairs, with a key the server had not seen.
+ * A pairing that did not complete never leaves the device stuck, nor the server holding a key
+ * nobody keeps. The real server (on 127.0.0.1) refuses a code for another study than the one
+ * the agent names, before registering anything; the agent discards the key it made, so a good
+ * code for the study the participant named then pairs, with a key the server had not seen,
+ * and the refused code, unused, still pairs the study it is for. (An answer the agent refuses
+ * after the server registered its key: agent-pair-answers.test.ts.)
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +24,8 @@ let root: string;
 let server: PairingServer;
 let daemon: RunningDaemon;
 let client: ControlClient;
+/** A code for OTHER, first offered for STUDY. */
+let otherCode: string;
 
 /** The device keys the server holds for the participant, by study. */
 async function serverDevices(): Promise<{ deviceKeyId: string; studyId: string }[]> {
@@ -48,19 +52,18 @@ afterAll(async () => {
 });
 
 describe('a pairing whose answer the agent refused', () => {
-  it('is followed by a good code that pairs, with a device key the server had not registered', async () => {
-    const otherCode = (await server.world.as(server.participant, 'POST', `/api/v1/studies/${OTHER}/pairing-codes`)).json<{ code: string }>().code;
+  it('refuses a code for another study before the server registers anything, and a good code then pairs', async () => {
+    otherCode = (await server.world.as(server.participant, 'POST', `/api/v1/studies/${OTHER}/pairing-codes`)).json<{ code: string }>().code;
     expect(await refusal(client.call('pair', { serverUrl: server.url, studyId: STUDY, code: otherCode }))).toBe('pair.wrong-study');
-    // The server did accept that code: it holds the key the agent has now discarded.
-    const refusedKeys = (await serverDevices()).map((device) => device.deviceKeyId);
-    expect(refusedKeys).toHaveLength(1);
+    // The server registered nothing.
+    expect(await serverDevices()).toEqual([]);
 
     const paired = await client.call('pair', { serverUrl: server.url, studyId: STUDY, code: await server.pairingCode() });
     expect(paired).toMatchObject({ serverUrl: server.url, studyId: STUDY, version: 1 });
     const devices = await serverDevices();
     const ours = devices.find((device) => device.studyId === STUDY);
     expect(ours).toBeDefined();
-    expect(refusedKeys).not.toContain(ours?.deviceKeyId);
+    expect(devices).toHaveLength(1);
 
     // The consent the device now signs is its paired key's, which the server countersigns.
     const notice = await client.call('notice', { studyId: STUDY });
@@ -71,7 +74,7 @@ describe('a pairing whose answer the agent refused', () => {
 describe('consent to a second study on the same agent', () => {
   it('starts its own receipt chain, which the server accepts: chains are per device key, as the server checks them', async () => {
     expect((await client.call('withdraw', { studyId: STUDY })).state).toBe('not-enrolled');
-    const otherCode = (await server.world.as(server.participant, 'POST', `/api/v1/studies/${OTHER}/pairing-codes`)).json<{ code: string }>().code;
+    // The code refused above for STUDY was not used: it pairs the study it is for.
     expect(await client.call('pair', { serverUrl: server.url, studyId: OTHER, code: otherCode })).toMatchObject({ studyId: OTHER });
     const notice = await client.call('notice', { studyId: OTHER });
     expect((await client.call('enroll', { studyId: OTHER, noticeHash: notice.noticeHash })).state).toBe('enrolled');

@@ -91,7 +91,7 @@ describe('candor pair refuses, and keeps nothing', () => {
       'a code already used by another device',
       async () => {
         const code = await server.pairingCode();
-        const other = { code, devicePublicKey: toBase64Url(generateSigningKeyPair().publicKey), pseudonym: `p_${randomId()}` };
+        const other = { code, studyId: STUDY, devicePublicKey: toBase64Url(generateSigningKeyPair().publicKey), pseudonym: `p_${randomId()}` };
         expect((await server.world.as(undefined, 'POST', '/api/v1/devices/pair', other)).statusCode).toBe(201);
         return code;
       },
@@ -169,7 +169,7 @@ describe('a paired agent', () => {
     expectOneLineError(await candor('pair', '--server', server.url, '--study', STUDY, '--', code), 1, new RegExp(`already paired for ${STUDY} with ${server.url}; nothing was changed and the code was not used`));
     expect(await deviceState()).toEqual(before);
     // The code is still good for another device.
-    const other = { code, devicePublicKey: toBase64Url(generateSigningKeyPair().publicKey), pseudonym: `p_${randomId()}` };
+    const other = { code, studyId: STUDY, devicePublicKey: toBase64Url(generateSigningKeyPair().publicKey), pseudonym: `p_${randomId()}` };
     expect((await server.world.as(undefined, 'POST', '/api/v1/devices/pair', other)).statusCode).toBe(201);
   });
 

@@ -68,11 +68,11 @@ describe('candor-server on loopback with a separate aggregator process', () => {
     const code = String((await call('POST', '/api/v1/studies/coding-practice/pairing-codes', { session: participant })).body.code);
     const pair = generateSigningKeyPair();
     const pseudonym = `p_${randomId()}`;
-    let paired = await call('POST', '/api/v1/devices/pair', { body: { code, devicePublicKey: toBase64Url(pair.publicKey), pseudonym } });
+    let paired = await call('POST', '/api/v1/devices/pair', { body: { code, studyId: 'coding-practice', devicePublicKey: toBase64Url(pair.publicKey), pseudonym } });
     // The aggregator creates the study key in its own process; until then pairing answers 503 and the code stays valid.
     for (let attempt = 0; paired.status === 503 && attempt < 100; attempt += 1) {
       await sleep(100);
-      paired = await call('POST', '/api/v1/devices/pair', { body: { code, devicePublicKey: toBase64Url(pair.publicKey), pseudonym } });
+      paired = await call('POST', '/api/v1/devices/pair', { body: { code, studyId: 'coding-practice', devicePublicKey: toBase64Url(pair.publicKey), pseudonym } });
     }
     expect(paired.status).toBe(201);
     const aggregatorKey = paired.body.aggregatorKey as { keyId: string; publicKey: string };

@@ -79,12 +79,14 @@ describe('redeeming a pairing code at the server', () => {
   let world: World;
   let participant: Session;
   const STUDY = 'codes-study';
+  const OTHER = 'codes-other-study';
 
   beforeAll(async () => {
     world = await createWorld();
     const researcher = await world.signIn(world.person('rita', [{ role: 'researcher', studyId: null }]));
     const reviewer = await world.signIn(world.person('rowan', [{ role: 'privacy_reviewer', studyId: null }]));
     await world.openStudy(STUDY, researcher, reviewer);
+    await world.openStudy(OTHER, researcher, reviewer);
     participant = await world.signIn(world.person('pat', [{ role: 'participant', studyId: null }]));
     expect((await world.as(participant, 'POST', `/api/v1/studies/${STUDY}/enroll`)).statusCode).toBe(200);
   });
@@ -98,7 +100,7 @@ describe('redeeming a pairing code at the server', () => {
     return response.json<{ code: string }>().code;
   };
   const redeem = (code: string) =>
-    world.as(undefined, 'POST', '/api/v1/devices/pair', { code, devicePublicKey: toBase64Url(generateSigningKeyPair().publicKey), pseudonym: `p_${randomId()}` });
+    world.as(undefined, 'POST', '/api/v1/devices/pair', { code, studyId: STUDY, devicePublicKey: toBase64Url(generateSigningKeyPair().publicKey), pseudonym: `p_${randomId()}` });
 
   it('hands out codes of the readable shape', async () => {
     expect(await issue()).toMatch(SHAPE);
@@ -125,6 +127,19 @@ describe('redeeming a pairing code at the server', () => {
     expect(refused.statusCode).toBe(400);
     expect(refused.json()).toMatchObject({ error: { code: 'pairing.invalid-code' } });
     expect((await redeem(code)).statusCode).toBe(201);
+  });
+
+  it('refuses a code for another study than the device names, registering and auditing nothing, and the code still pairs its own study', async () => {
+    const code = await issue();
+    const devices = async (): Promise<unknown[]> => (await world.as(participant, 'GET', '/api/v1/me/participation')).json<{ devices: unknown[] }>().devices;
+    const [devicesBefore, auditBefore] = [await devices(), world.store.allAuditRows().length];
+    const refused = await world.as(undefined, 'POST', '/api/v1/devices/pair', { code, studyId: OTHER, devicePublicKey: toBase64Url(generateSigningKeyPair().publicKey), pseudonym: `p_${randomId()}` });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json()).toMatchObject({ error: { code: 'pairing.wrong-study' } });
+    expect(await devices()).toEqual(devicesBefore);
+    expect(world.store.allAuditRows()).toHaveLength(auditBefore);
+    expect((await redeem(code)).statusCode).toBe(201);
+    expect(await devices()).toHaveLength(devicesBefore.length + 1);
   });
 
   it('refuses a code in the old base64url shape as malformed', async () => {

@@ -131,7 +131,7 @@ export async function createWorld(overrides: Partial<ServerConfig> = {}): Promis
     const pair = generateSigningKeyPair();
     const pseudonym = `p_${randomId()}`;
     const paired = expectOk(
-      await as(undefined, 'POST', '/api/v1/devices/pair', { code, devicePublicKey: toBase64Url(pair.publicKey), pseudonym }),
+      await as(undefined, 'POST', '/api/v1/devices/pair', { code, studyId, devicePublicKey: toBase64Url(pair.publicKey), pseudonym }),
       'pair',
     );
     const { aggregatorKey } = paired.json<{ aggregatorKey: { keyId: string; publicKey: string } }>();

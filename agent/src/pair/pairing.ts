@@ -170,7 +170,7 @@ export function openPairing(options: PairingOptions): Pairing {
       // the answer was lost), and a key it knows makes every later code fail with pair.device-known.
       try {
         const pseudonym = options.pseudonym(studyId);
-        const answer = await redeemPairingCode(origin, { code, devicePublicKey: toBase64Url(device.publicKey), pseudonym });
+        const answer = await redeemPairingCode(origin, { code, studyId, devicePublicKey: toBase64Url(device.publicKey), pseudonym });
         if (answer.deviceKeyId !== device.keyId) {
           throw new CandorError('server.protocol', `${origin} answered the pairing for another device key; nothing was kept`);
         }

@@ -160,10 +160,11 @@ export async function fetchServerKeyChain(serverUrl: string): Promise<ServerKeyE
 /**
  * Redeems a one-time pairing code for `devicePublicKey`.
  * @throws CandorError `pair.invalid-code` (wrong, used or expired), `pair.not-ready` (the
- * study has no sealing key yet; the code stays valid), `pair.device-known`, the `server.*`
+ * study has no sealing key yet; the code stays valid), `pair.wrong-study` (the code is for
+ * another study; it stays valid), `pair.device-known`, the `server.*`
  * errors of the request, or `server.protocol` for an answer outside the contract.
  */
-export async function redeemPairingCode(serverUrl: string, request: { code: string; devicePublicKey: string; pseudonym: string }): Promise<PairAnswer> {
+export async function redeemPairingCode(serverUrl: string, request: { code: string; studyId: string; devicePublicKey: string; pseudonym: string }): Promise<PairAnswer> {
   parseUnknown(Pseudonym, request.pseudonym, 'pseudonym');
   const answer = await requestJson(serverUrl, '/api/v1/devices/pair', request);
   if (answer.status === 201) {
@@ -174,6 +175,9 @@ export async function redeemPairingCode(serverUrl: string, request: { code: stri
   const code = serverErrorCode(answer);
   if (code === 'pairing.invalid-code' || (answer.status === 400 && code === 'validation')) {
     throw new CandorError('pair.invalid-code', 'the server does not accept this pairing code: it is wrong, already used, or expired (codes last 10 minutes). Ask for a new one');
+  }
+  if (code === 'pairing.wrong-study') {
+    throw new CandorError('pair.wrong-study', `the code is for another study than ${request.studyId}; it was not used, nothing was kept on this device. Pair the study it is for, or ask for a code for ${request.studyId}`);
   }
   if (code === 'aggregator.unavailable') throw new CandorError('pair.not-ready', 'the study is not ready for devices yet; try again in a minute (the code stays valid until it expires)');
   if (code === 'conflict') throw new CandorError('pair.device-known', 'the server already has this device paired for the study; nothing was changed');

@@ -21,6 +21,7 @@ export const HTTP_ERRORS = {
   'request.unsupported-media-type': 415,
   'rate-limited': 429,
   'pairing.invalid-code': 400,
+  'pairing.wrong-study': 409,
   'consent.invalid': 400,
   'consent.chain-broken': 409,
   'ingest.bad-signature': 401,

@@ -49,7 +49,8 @@ export const DEVICE_ROUTES = [
     permission: { kind: 'public', reason: 'the one-time pairing code authenticates' },
     rateLimit: { max: 10, timeWindowMs: 60_000 },
     schema: {
-      body: z.strictObject({ code: PairingCode, devicePublicKey: Base64Url.length(43), pseudonym: Pseudonym }),
+      /** `studyId`: the study the participant means to join; a code for another is refused, unused. */
+      body: z.strictObject({ code: PairingCode, studyId: Slug, devicePublicKey: Base64Url.length(43), pseudonym: Pseudonym }),
       response: {
         201: z.strictObject({
           deviceKeyId: KeyId,
@@ -69,6 +70,8 @@ export const DEVICE_ROUTES = [
         invariant(canonical !== null, 'the schema admits only pairing codes');
         const code = services.store.takePairingCode(hashPairingCode(canonical));
         if (!code || code.expiresAtMs <= now.getTime()) throw new HttpError('pairing.invalid-code', 'the pairing code is wrong, used or expired');
+        // Before anything is registered: a device paired into a study its participant did not name would hold a key nobody keeps.
+        if (code.studyId !== body.studyId) throw new HttpError('pairing.wrong-study', `the pairing code is for another study than ${body.studyId}; it was not used`);
         const study = services.store.findStudy(code.studyId);
         const version = study?.currentVersion == null ? undefined : services.store.findStudyVersion({ studyId: code.studyId, version: study.currentVersion });
         const aggregatorKey = services.store.aggregator.available() ? services.store.aggregator.currentStudyKey(code.studyId) : undefined;
