@@ -8,9 +8,9 @@
  * benchmark never passes or fails on them.
  *
  * Throughput: every tool gets the same warm-up (whole passes over the corpus for at least
- * WARM_UP_MS) and the same measuring budget, one after another in this process. Other work
- * on the machine slows whichever tool runs at that moment, so the load average is printed
- * beside the figures.
+ * WARM_UP_MS), then ROUNDS rounds in which each tool in turn gets BUDGET_MS / ROUNDS: other
+ * work on the machine then slows every tool alike rather than whichever ran at that moment.
+ * The median round is printed with the slowest and fastest, and the load average beside them.
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -37,12 +37,17 @@ const tools: { name: string; redact: (text: string) => string }[] = [
 const WARM_UP_MS = 500;
 const BUDGET_MS = 3000;
 
-/** Lines per second: whole passes over the corpus until at least `budgetMs` has passed. */
-function throughput(redact: (text: string) => string, budgetMs: number): { linesPerSecond: number; passes: number } {
-  const warmUpStart = performance.now();
+const ROUNDS = 5;
+
+function warmUp(redact: (text: string) => string): void {
+  const start = performance.now();
   do {
     for (const line of corpus) redact(line.text);
-  } while (performance.now() - warmUpStart < WARM_UP_MS);
+  } while (performance.now() - start < WARM_UP_MS);
+}
+
+/** Lines per second: whole passes over the corpus until at least `budgetMs` has passed. */
+function throughput(redact: (text: string) => string, budgetMs: number): { linesPerSecond: number; passes: number } {
   globalThis.gc?.();
   let passes = 0;
   const start = performance.now();
@@ -141,16 +146,31 @@ console.log('quality (recall: labelled spans whose text no longer appears in the
 console.table(qualityRows);
 
 const loadBefore = loadavg();
-const speeds = tools.map((tool) => ({ name: tool.name, ...throughput(tool.redact, BUDGET_MS) }));
+for (const tool of tools) warmUp(tool.redact);
+const rounds = new Map<string, { linesPerSecond: number; passes: number }[]>(tools.map((tool) => [tool.name, []]));
+for (let round = 0; round < ROUNDS; round += 1) for (const tool of tools) rounds.get(tool.name)?.push(throughput(tool.redact, BUDGET_MS / ROUNDS));
+const speeds = tools.map((tool) => {
+  const measured = (rounds.get(tool.name) ?? []).map((result) => result.linesPerSecond).sort((a, b) => a - b);
+  const passes = (rounds.get(tool.name) ?? []).reduce((sum, result) => sum + result.passes, 0);
+  return { name: tool.name, linesPerSecond: measured[Math.floor(measured.length / 2)] ?? 0, slowest: measured[0] ?? 0, fastest: measured.at(-1) ?? 0, passes };
+});
 const loadAfter = loadavg();
 const fastestPeer = Math.max(...speeds.filter((speed) => speed.name !== 'candor').map((speed) => speed.linesPerSecond));
 const candorSpeed = speeds.find((speed) => speed.name === 'candor')?.linesPerSecond ?? 0;
 const load = (averages: number[]) => averages.map((average) => average.toFixed(2)).join(' ');
-console.log(`\nthroughput (one core, whole passes over the corpus; ${WARM_UP_MS} ms warm-up and ${BUDGET_MS} ms each)`);
+console.log(`\nthroughput (one core, whole passes over the corpus; ${WARM_UP_MS} ms warm-up, then ${ROUNDS} rounds of ${BUDGET_MS / ROUNDS} ms each in turn)`);
 console.log(`load average (1, 5, 15 min) before: ${load(loadBefore)}, after: ${load(loadAfter)} on ${availableParallelism()} cores`);
 console.table(
   Object.fromEntries(
-    speeds.map((speed) => [speed.name, { 'lines/s': Math.round(speed.linesPerSecond).toLocaleString('en-US'), passes: speed.passes, 'vs fastest peer': `${(speed.linesPerSecond / fastestPeer).toFixed(1)}×` }]),
+    speeds.map((speed) => [
+      speed.name,
+      {
+        'lines/s (median round)': Math.round(speed.linesPerSecond).toLocaleString('en-US'),
+        'slowest–fastest round': `${Math.round(speed.slowest).toLocaleString('en-US')}–${Math.round(speed.fastest).toLocaleString('en-US')}`,
+        passes: speed.passes,
+        'vs fastest peer': `${(speed.linesPerSecond / fastestPeer).toPrecision(2)}×`,
+      },
+    ]),
   ),
 );
 console.log(`\ncandor is ${(candorSpeed / fastestPeer).toFixed(1)}× the fastest peer`);
