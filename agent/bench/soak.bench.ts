@@ -43,6 +43,7 @@ console.table(
     'agent external': mb(point.heap?.external),
     'windows stored': point.windowsHeld ?? '',
     'bare listener RSS': mb(report.bare.rssOverTime[index]?.rssBytes),
+    'bare listener anonymous': mb(report.bare.rssOverTime[index]?.anonBytes),
   })),
 );
 console.log('The agent after a full GC (live objects):');
