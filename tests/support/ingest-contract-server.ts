@@ -29,7 +29,7 @@ import type { WindowAggregate } from '@candor/shared/schemas/window';
 import { parseUnknown } from '@candor/shared/validation';
 import { erasureAckSigningBytes, erasureRequestSigningBytes } from '@candor/shared/erasure';
 
-export type ContractMode = 'ok' | 'unavailable' | 'rate-limited' | 'reject' | 'down' | 'hang';
+export type ContractMode = 'ok' | 'unavailable' | 'rate-limited' | 'reject' | 'no-consent' | 'conflict' | 'down' | 'hang';
 
 export type ReceivedBatch = { header: EnvelopeHeader; body: string; windows: WindowAggregate[] | null };
 
@@ -174,6 +174,10 @@ export async function startIngestContractServer(options: ContractServerOptions):
         status = error(response, 429, 'rate-limited', 'slow down');
       } else if (mode === 'reject') {
         status = error(response, 400, 'rejected', 'refused by the test');
+      } else if (mode === 'no-consent') {
+        status = error(response, 403, 'ingest.no-consent', 'no active consent for this study version');
+      } else if (mode === 'conflict') {
+        status = error(response, 409, 'ingest.batch-conflict', 'this batch id is held for another device');
       } else {
         status = path === '/api/v1/ingest' ? ingest(text, response) : erase(text, response);
       }

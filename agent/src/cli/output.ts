@@ -85,6 +85,12 @@ function describeStorage(storage: AgentStatus['storage']): string[] {
   for (const [reason, count] of Object.entries(storage.dropped) as [keyof typeof DROP_REASONS, number][]) {
     if (count > 0) lines.push(`Dropped without being sent: ${String(count)} window${count === 1 ? '' : 's'}, because ${DROP_REASONS[reason]}.`);
   }
+  if (storage.uploadsRefused) {
+    lines.push(
+      `The server refuses uploads for ${storage.uploadsRefused.studyId} since ${storage.uploadsRefused.since}: ${storage.uploadsRefused.reason}. ` +
+        'The windows stay encrypted on this device and are tried again; review or delete them with: candor pending.',
+    );
+  }
   if (storage.erasuresAwaitingAck > 0) lines.push(`Erasure requests waiting for the server's confirmation: ${String(storage.erasuresAwaitingAck)} (retried until confirmed).`);
   return lines;
 }

@@ -287,12 +287,14 @@ export class Collector {
 
   storage(): StorageStatus {
     const status = this.#store.status();
+    const refusal = this.#uploader?.refusal();
     return {
       keyBackend: { kind: status.keyBackend.kind, description: status.keyBackend.description },
       windowsHeld: status.windows,
       dropped: status.dropped,
       erasuresAwaitingAck: status.erasuresAwaitingAck,
       uploadsTo: this.#upload?.serverUrl ?? null,
+      uploadsRefused: refusal ? { studyId: refusal.studyId, reason: refusal.reason, since: new Date(refusal.since).toISOString() } : null,
     };
   }
 

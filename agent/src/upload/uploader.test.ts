@@ -118,7 +118,9 @@ describe('uploading held windows', () => {
   });
 
   it.each([
-    ['a 4xx answer is final: the batch is dropped and counted', 'reject', 0, 2],
+    ['a refusal of the batch itself (a batch id held for another device) is final: the batch is dropped and counted', 'conflict', 0, 2],
+    ['a refusal of the device (no consent the server knows of) is retried later', 'no-consent', 2, 0],
+    ['a 4xx the agent does not know (a proxy in the way) is retried later', 'reject', 2, 0],
     ['a 503 is retried later', 'unavailable', 2, 0],
     ['a 429 is retried later', 'rate-limited', 2, 0],
     ['a dropped connection is retried later', 'down', 2, 0],
@@ -128,6 +130,28 @@ describe('uploading held windows', () => {
     s.server.setMode(mode);
     await s.uploader.runOnce();
     expect(s.store.status()).toMatchObject({ windows: kept, dropped: { rejected } });
+  });
+
+  it('keeps every window while the server refuses the device, says why, and delivers each once when it accepts again', async () => {
+    const s = await setup();
+    // Two batches' worth: a refusal must not let the pass go on and lose the next batch either.
+    const windows = Array.from({ length: 600 }, (_, index) => sampleWindow(index));
+    s.store.putWindows(windows, 0);
+    s.server.setMode('no-consent');
+    const refusedAt = s.clock.now;
+    for (let pass = 0; pass < 5; pass += 1) {
+      await s.uploader.runOnce();
+      s.clock.now += UPLOAD_RETRY.maxDelayMs;
+    }
+    expect(s.store.status()).toMatchObject({ windows: 600, dropped: { rejected: 0 } });
+    expect(s.uploader.refusal()).toEqual({ studyId: SAMPLE_STUDY, reason: 'it holds no active consent from this device for this study version', since: refusedAt });
+    s.server.setMode('ok');
+    await drain(s);
+    expect(s.store.status()).toMatchObject({ windows: 0, dropped: { rejected: 0 } });
+    expect([...arrivals(s.server)].sort()).toEqual(windows.map((window) => window.windowStart).sort());
+    expect(new Set(arrivals(s.server)).size).toBe(600);
+    expect(ingestStatuses(s.server).filter((status) => status === 201).length).toBeGreaterThan(1);
+    expect(s.uploader.refusal()).toBeNull();
   });
 
   it('keeps a batch refused as sealed to a rotated study key, asks for the key, and sends it once the new key is known', async () => {

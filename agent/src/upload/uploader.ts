@@ -45,6 +45,25 @@ export type UploadReport = {
 
 type Outcome = 'sent' | 'rejected' | 'deferred' | 'halted';
 
+/**
+ * The server's refusals of one batch that no retry can change: the batch is dropped and
+ * counted (`dropped.rejected`). Every other refusal — no consent the server knows of, a study
+ * not open, a device it does not know, a proxy's 404 — says the server takes no uploads from
+ * this device now, whatever the batch: the batch is kept and retried with backoff, the
+ * participant is told, and the store's age limit is the last word.
+ */
+const FINAL_REFUSALS: ReadonlySet<string> = new Set(['ingest.batch-conflict', 'request.too-large']);
+
+/** The server's refusal of this device's uploads, in words for the participant. */
+export type UploadRefusal = { studyId: string; reason: string; since: number };
+
+const REFUSAL_REASONS: Readonly<Record<string, string>> = {
+  'ingest.no-consent': 'it holds no active consent from this device for this study version',
+  'ingest.study-not-open': 'the study is not open for uploads',
+  'ingest.unknown-device': 'it does not know this device',
+  'ingest.bad-signature': "it cannot verify this device's signature",
+};
+
 const MIN_SLEEP_MS = 1_000;
 const MAX_SLEEP_MS = 60_000;
 
@@ -56,6 +75,7 @@ export class Uploader {
   #running: Promise<void> | undefined;
   #stop: AbortController | undefined;
   #wake: (() => void) | undefined;
+  #refusal: UploadRefusal | null = null;
 
   constructor(options: UploaderOptions) {
     this.#options = { now: Date.now, fetch: globalThis.fetch, random: Math.random, requestTimeoutMs: 30_000, onStaleStudyKey: () => undefined, ...options };
@@ -69,6 +89,12 @@ export class Uploader {
   halt(studyId: string): void {
     this.#halted.add(studyId);
     this.#inFlight.get(studyId)?.abort();
+    if (this.#refusal?.studyId === studyId) this.#refusal = null;
+  }
+
+  /** The server's standing refusal of this device's uploads, until a batch is accepted again. */
+  refusal(): UploadRefusal | null {
+    return this.#refusal;
   }
 
   /** Lets a halted study upload again (after a new consent). */
@@ -179,6 +205,7 @@ export class Uploader {
       const accepted = IngestAccepted.safeParse(response.json);
       if (accepted.success && accepted.data.batchId === batch.batchId) {
         store.completeBatch(batch.batchId);
+        if (this.#refusal?.studyId === batch.studyId) this.#refusal = null;
         this.#logger.info({ event: 'upload.sent', windows: batch.windowCount, status: accepted.data.status }, 'batch delivered');
         return 'sent';
       }
@@ -193,9 +220,16 @@ export class Uploader {
       }
       this.#options.onStaleStudyKey(batch.studyId);
     } else if (response !== 'network-error' && response.status >= 400 && response.status < 500 && response.status !== 429) {
-      store.rejectBatch(batch.batchId);
-      this.#logger.warn({ event: 'upload.rejected', status: response.status, windows: batch.windowCount }, 'the server refused a batch');
-      return 'rejected';
+      const code = ApiError.safeParse(response.json).data?.error.code;
+      if (response.status === 413 || (code !== undefined && FINAL_REFUSALS.has(code))) {
+        store.rejectBatch(batch.batchId);
+        this.#logger.warn({ event: 'upload.rejected', status: response.status, code, windows: batch.windowCount }, 'the server refused a batch');
+        return 'rejected';
+      }
+      const reason = (code === undefined ? undefined : REFUSAL_REASONS[code]) ?? `it answered ${String(response.status)}`;
+      if (this.#refusal?.studyId !== batch.studyId) this.#refusal = { studyId: batch.studyId, reason, since: this.#options.now() };
+      else this.#refusal = { ...this.#refusal, reason };
+      this.#logger.warn({ event: 'upload.refused', status: response.status, code }, 'the server refuses uploads; the windows are kept and retried');
     }
     const attempts = batch.attempts + 1;
     store.deferBatch(batch.batchId, attempts, this.#options.now() + retryDelayMs(attempts, this.#options.random));

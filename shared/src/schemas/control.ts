@@ -46,6 +46,8 @@ export const AgentStatus = z.strictObject({
     erasuresAwaitingAck: Count,
     /** The server uploads go to, or null when none is configured (nothing leaves the device). */
     uploadsTo: z.string().nullable(),
+    /** The server refuses this device's uploads (why, in words, and since when): the windows are kept and retried. */
+    uploadsRefused: z.strictObject({ studyId: Slug, reason: z.string().max(200), since: UtcTimestamp }).nullable(),
   }),
 });
 export type AgentStatus = z.infer<typeof AgentStatus>;
