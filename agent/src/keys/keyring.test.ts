@@ -32,8 +32,6 @@ function scriptedSecretTool(behaviour: 'works' | 'missing' | 'locked' | 'returns
     const [command, ...rest] = args;
     const attributes = rest.filter((arg) => !arg.startsWith('--')).join(' ');
     switch (command) {
-      case '--version':
-        return ok('secret-tool 0.21');
       case 'store':
         if (behaviour === 'locked') return failed('Cannot create an item in a locked collection');
         items.set(attributes, input ?? '');
@@ -115,7 +113,44 @@ describe('keychain detection (with a scripted stand-in for secret-tool)', () => 
     const key = generateDataKey();
     ring.save([key]);
     expect(ring.load()).toEqual([key]);
-    expect([...tool.items.keys()]).toEqual(['service candor-agent purpose master-keys']);
+    expect([...tool.items.keys()]).toEqual([`service candor-agent purpose master-keys store ${dir}`]);
     expect(existsSync(join(dir, KEY_FILE_NAME))).toBe(false);
+  });
+
+  it('keeps each data dir\'s keys apart: saving one never replaces another\'s', () => {
+    const tool = scriptedSecretTool('works');
+    const [first, second] = [keyDir(), keyDir()].map((dir) => openKeyRing({ keyDir: dir, platform: 'linux', env: bus, runSecretTool: tool.run }));
+    const [one, two] = [generateDataKey(), generateDataKey()];
+    first?.save([one]);
+    second?.save([two]);
+    expect(first?.load()).toEqual([one]);
+    expect(second?.load()).toEqual([two]);
+  });
+
+  it('moves a key file made when there was no keychain into one that now works, and removes the file', () => {
+    const dir = keyDir();
+    const key = generateDataKey();
+    openKeyRing({ keyDir: dir, env: {} }).save([key]);
+    const tool = scriptedSecretTool('works');
+    const ring = openKeyRing({ keyDir: dir, platform: 'linux', env: bus, runSecretTool: tool.run });
+    expect(ring.backend.kind).toBe('secret-service');
+    expect(ring.load()).toEqual([key]);
+    expect(existsSync(join(dir, KEY_FILE_NAME))).toBe(false);
+  });
+
+  it('keeps using the key file when the keychain does not take its keys back faithfully', () => {
+    const dir = keyDir();
+    const key = generateDataKey();
+    openKeyRing({ keyDir: dir, env: {} }).save([key]);
+    const tool = scriptedSecretTool('works');
+    // The probe round-trips; the master keys come back changed.
+    const run: SecretToolRunner = (args, input) => {
+      const result = tool.run(args, input);
+      return args[0] === 'lookup' && args.includes('master-keys') ? { ...result, stdout: '{"v":1,"keys":[]}' } : result;
+    };
+    const ring = openKeyRing({ keyDir: dir, platform: 'linux', env: bus, runSecretTool: run });
+    expect(ring.backend.kind).toBe('key-file');
+    expect(ring.backend.description).toMatch(/did not take the keys from the key file/);
+    expect(ring.load()).toEqual([key]);
   });
 });

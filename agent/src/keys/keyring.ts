@@ -4,7 +4,8 @@
  * the user. Usually one key; two for a moment while a withdrawal rotates the master key
  * (the old key is removed once nothing is wrapped under it any more).
  */
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { fromBase64Url, KEY_BYTES, toBase64Url, type DataKey } from '@candor/shared/crypto';
 import { CandorError } from '@candor/shared/errors';
@@ -57,29 +58,40 @@ function decode(text: string | null, where: string): DataKey[] {
 export const KEY_FILE_NAME = 'master-keys.json';
 
 /**
- * Picks the keychain when a real one answers, the key file otherwise.
- * @throws CandorError `keys.insecure-file`, `keys.unreadable`, `keys.keychain-write` from load/save.
+ * Picks the keychain when a real one answers, the key file otherwise. A key file left from a
+ * time without a keychain moves into one that now works: written, read back and compared,
+ * then the file is removed; until all of that succeeds the file stays the one in use.
+ * @throws CandorError `keys.insecure-file`, `keys.unreadable` (a key file to move that cannot
+ * be read), and from load/save `keys.keychain-write`.
  */
 export function openKeyRing(options: KeyRingOptions): KeyRing {
   const run = options.runSecretTool ?? runSecretTool;
+  const keyDir = resolve(options.keyDir);
+  const path = join(keyDir, KEY_FILE_NAME);
   const detection = detectKeychain(options.platform ?? process.platform, options.env ?? process.env, run);
-  if (detection.available) {
-    return {
-      backend: { kind: 'secret-service', description: 'the desktop keyring (Secret Service)' },
-      load: () => decode(readFromKeychain(run), 'the desktop keyring'),
-      save: (keys) => {
-        if (!writeToKeychain(run, encode(keys))) {
-          throw new CandorError('keys.keychain-write', 'the desktop keyring refused to store the master key (is it locked?)');
-        }
-      },
-    };
-  }
-  const path = join(options.keyDir, KEY_FILE_NAME);
-  return {
-    backend: { kind: 'key-file', path, description: `a key file readable only by you (${path}), because ${detection.reason}` },
+  const fileRing = (reason: string): KeyRing => ({
+    backend: { kind: 'key-file', path, description: `a key file readable only by you (${path}), because ${reason}` },
     load: () => decode(readKeyFile(path), path),
     save: (keys) => {
       writeKeyFile(path, encode(keys));
     },
+  });
+  if (!detection.available) return fileRing(detection.reason);
+  const keychain: KeyRing = {
+    backend: { kind: 'secret-service', description: 'the desktop keyring (Secret Service)' },
+    load: () => decode(readFromKeychain(run, keyDir), 'the desktop keyring'),
+    save: (keys) => {
+      if (!writeToKeychain(run, keyDir, encode(keys))) {
+        throw new CandorError('keys.keychain-write', 'the desktop keyring refused to store the master key (is it locked?)');
+      }
+    },
   };
+  const inFile = readKeyFile(path);
+  if (inFile === null) return keychain;
+  const keys = decode(inFile, path);
+  if (!writeToKeychain(run, keyDir, encode(keys)) || readFromKeychain(run, keyDir) !== encode(keys)) {
+    return fileRing('the desktop keyring did not take the keys from the key file');
+  }
+  rmSync(path);
+  return keychain;
 }

@@ -29,10 +29,12 @@ export function detectKeychain(platform: NodeJS.Platform, env: NodeJS.ProcessEnv
     return { available: false, reason: `the agent has no keychain integration for ${platform} yet` };
   }
   if (!env.DBUS_SESSION_BUS_ADDRESS) return { available: false, reason: 'there is no D-Bus session bus, so no Secret Service' };
-  if (run(['--version']).status !== 0) return { available: false, reason: 'secret-tool (libsecret-tools) is not installed' };
   const probe = randomId();
   const attributes = [...ATTRIBUTES, 'purpose', 'probe'];
-  if (run(['store', '--label=Candor agent probe', ...attributes], probe).status !== 0) {
+  // secret-tool has no --version (Debian's 0.20 exits 2 on it): the probe itself tells.
+  const stored = run(['store', '--label=Candor agent probe', ...attributes], probe);
+  if (stored.status === null) return { available: false, reason: `secret-tool (libsecret-tools) is not installed, or the Secret Service did not answer within ${String(TIMEOUT_MS / 1000)} s` };
+  if (stored.status !== 0) {
     return { available: false, reason: 'the Secret Service refused a secret (no keyring running, or it is locked)' };
   }
   const readBack = run(['lookup', ...attributes]);
@@ -43,16 +45,20 @@ export function detectKeychain(platform: NodeJS.Platform, env: NodeJS.ProcessEnv
   return { available: true };
 }
 
-const MASTER_ATTRIBUTES = [...ATTRIBUTES, 'purpose', 'master-keys'];
+/**
+ * The master keys of the store in `keyDir`: one item per data dir, so that two agents of one
+ * user (a second `--data-dir`) never share, or rotate away, each other's keys.
+ */
+const masterAttributes = (keyDir: string): string[] => [...ATTRIBUTES, 'purpose', 'master-keys', 'store', keyDir];
 
-/** The stored key-ring document, or null when the keychain holds none. */
-export function readFromKeychain(run: SecretToolRunner): string | null {
-  const result = run(['lookup', ...MASTER_ATTRIBUTES]);
+/** The stored key-ring document, or null when the keychain holds none for `keyDir`. */
+export function readFromKeychain(run: SecretToolRunner, keyDir: string): string | null {
+  const result = run(['lookup', ...masterAttributes(keyDir)]);
   if (result.status === 0 && result.stdout.trim() !== '') return result.stdout.trim();
   return null;
 }
 
 /** @returns false when the keychain refused the write. */
-export function writeToKeychain(run: SecretToolRunner, document: string): boolean {
-  return run(['store', '--label=Candor agent master keys', ...MASTER_ATTRIBUTES], document).status === 0;
+export function writeToKeychain(run: SecretToolRunner, keyDir: string, document: string): boolean {
+  return run(['store', `--label=Candor agent master keys (${keyDir})`, ...masterAttributes(keyDir)], document).status === 0;
 }

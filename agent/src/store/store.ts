@@ -195,10 +195,15 @@ export class LocalStore {
     const wrapped = q.selectAllWrapped(db);
     if (this.#masters.size === 0) {
       if (wrapped.length > 0) {
+        // Most often the key is in a keychain this process cannot reach (no desktop session):
+        // say so before the last resort, which would also lose any erasure not yet confirmed.
         throw new CandorError(
           'store.keys-lost',
-          `the master key of the local store is missing from ${this.#keyRing.backend.description}; its data can never be read again. ` +
-            'Move the store aside to start afresh.',
+          `the master key of the local store is not in ${this.#keyRing.backend.description}. ` +
+            (this.#keyRing.backend.kind === 'key-file'
+              ? 'If it is kept in the desktop keyring, start the agent in your desktop session, where the keyring is reachable and unlocked. '
+              : '') +
+            'Nothing was read, changed or deleted. Only if the key is truly gone: the data can never be read again, and moving the store aside starts afresh.',
         );
       }
       const fresh = generateDataKey();
