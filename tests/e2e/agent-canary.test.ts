@@ -183,9 +183,11 @@ describe('a canary typed during a session', () => {
   });
 
   it('leaves no ciphertext of the withdrawn study on disk, a copy taken before cannot be decrypted, and erasure is requested until acknowledged', async () => {
-    // Follows the first test on the same data dir (still enrolled). No upload target this time,
-    // so the windows are still held when the participant withdraws.
-    const agent = await startAgent(false);
+    // Follows the first test on the same data dir (still enrolled), uploading to the same
+    // server, which now refuses the windows (no consent it knows of): they are kept, so they
+    // are still held when the participant withdraws. Erasure requests it takes.
+    contract.setMode('no-consent');
+    const agent = await startAgent(true);
     const before = mkdtempSync(join(root, 'before-'));
     let ciphertexts: Uint8Array[];
     let wrapped: WrappedKey[];
@@ -209,22 +211,16 @@ describe('a canary typed during a session', () => {
       expect(withdrawn.state).toBe('not-enrolled');
       expect(withdrawn.storage.windowsHeld).toBe(0);
       expect(withdrawn.storage.erasuresAwaitingAck).toBe(1);
+      await waitFor(() => contract.erasures.length === 1, 'the erasure request to reach the server', 10_000);
+      await waitFor(async () => (await agent.client.call('status', {})).storage.erasuresAwaitingAck === 0, 'the acknowledgement to be verified', 10_000);
+      expect(contract.erasures[0]?.request.studyId).toBe(STUDY);
     } finally {
       await agent.close();
+      contract.setMode('ok');
     }
     for (const bytes of ciphertexts) expect(filesContaining(dataDir, bytes)).toEqual([]);
     for (const key of wrapped) expect(filesContaining(dataDir, key.wrapped)).toEqual([]);
     expect(wrapped.some(unwrapsNow)).toBe(false);
     expect(filesContaining(dataDir, utf8(CANARY_VOCABULARY_APP))).toEqual([]);
-
-    // The erasure request survives the restart and is sent once a server is there.
-    const again = await startAgent(true);
-    try {
-      await waitFor(() => contract.erasures.length === 1, 'the erasure request to reach the server', 10_000);
-      await waitFor(async () => (await again.client.call('status', {})).storage.erasuresAwaitingAck === 0, 'the acknowledgement to be verified', 10_000);
-      expect(contract.erasures[0]?.request.studyId).toBe(STUDY);
-    } finally {
-      await again.close();
-    }
   }, 60_000);
 });

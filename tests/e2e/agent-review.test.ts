@@ -10,7 +10,8 @@ import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PendingWindow } from '@candor/shared/schemas/control';
-import { STORE_FILE } from '../../agent/src/store/store.ts';
+import { openKeyRing } from '../../agent/src/keys/keyring.ts';
+import { openStore, STORE_FILE } from '../../agent/src/store/store.ts';
 import { startTestAgent, type TestAgent } from '../support/agent.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -149,6 +150,30 @@ describe('after withdrawal', () => {
     const status = await agent.client.call('status', {});
     expect(status.state).toBe('not-enrolled');
     expect(status.capturing).toBe(false);
+    // Never paired: nothing left this device, so no server is asked to erase anything (a request
+    // no server acknowledges would wait forever in candor status).
+    expect(status.storage.erasuresAwaitingAck).toBe(0);
     await expect(agent.client.call('start', {})).rejects.toHaveProperty('code');
+  }, 30_000);
+
+  it('finishes a withdrawal that a kill cut off after the store had done its part, asking the server once', async () => {
+    agent = await startTestAgent({ source: { kind: 'replay', file: CODING, speed: 4 } });
+    await agent.enroll();
+    await capture('stop');
+    const dataDir = agent.dataDir;
+    // What disk holds after a kill between the store's withdrawal and the session journal's.
+    await agent.restart(() => {
+      const store = openStore({ dataDir, keyRing: openKeyRing({ keyDir: dataDir }) });
+      store.withdraw('coding-practice');
+      store.close();
+    });
+    const status = await agent.client.call('status', {});
+    expect(status.state).toBe('not-enrolled');
+    expect(status.storage).toMatchObject({ windowsHeld: 0, erasuresAwaitingAck: 1 });
+    // No second withdrawal, which would sign a second request with a new, unknown device key.
+    const again = await candor('withdraw', 'coding-practice');
+    expect(again.code).toBe(1);
+    expect((await agent.client.call('status', {})).storage.erasuresAwaitingAck).toBe(1);
+    expect(await pending()).toEqual([]);
   }, 30_000);
 });

@@ -24,8 +24,8 @@ export type TestAgent = {
   publish(changes?: Partial<StudyVersionInput>): void;
   /** Reads the notice and consents to it, as `candor enroll --yes` does. */
   enroll(studyId?: string): Promise<void>;
-  /** Stops this daemon and starts another on the same data dir (a restart). */
-  restart(): Promise<void>;
+  /** Stops this daemon and starts another on the same data dir (a restart); `between` runs while none is running. */
+  restart(between?: () => void): Promise<void>;
   close(): Promise<void>;
 };
 
@@ -59,9 +59,10 @@ export async function startTestAgent(options: TestAgentOptions = {}, study: Part
       const notice = await current.client.call('notice', { studyId });
       await current.client.call('enroll', { studyId, noticeHash: notice.noticeHash });
     },
-    async restart() {
+    async restart(between) {
       current.client.close();
       await current.daemon.close();
+      between?.();
       current = await open();
     },
     async close() {

@@ -174,7 +174,7 @@ export async function startIngestContractServer(options: ContractServerOptions):
         status = error(response, 429, 'rate-limited', 'slow down');
       } else if (mode === 'reject') {
         status = error(response, 400, 'rejected', 'refused by the test');
-      } else if (mode === 'no-consent') {
+      } else if (mode === 'no-consent' && path === '/api/v1/ingest') {
         status = error(response, 403, 'ingest.no-consent', 'no active consent for this study version');
       } else if (mode === 'conflict') {
         status = error(response, 409, 'ingest.batch-conflict', 'this batch id is held for another device');

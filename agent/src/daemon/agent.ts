@@ -392,6 +392,10 @@ export function createAgent({ dataDir, catalog, source, collector, clock, log, b
   };
 
   loadStudies();
+  // A kill after the store's part of a withdrawal (keys and rows gone, erasure queued) and
+  // before the journal's leaves the agent enrolled in a study it withdrew from: finish it.
+  const enrolledAtStart = journal.snapshot.state === 'not-enrolled' ? null : journal.snapshot.enrollment.studyId;
+  if (enrolledAtStart !== null && collector.isWithdrawn(enrolledAtStart)) apply(machine.withdraw(journal.snapshot, enrolledAtStart));
   apply(machine.afterRestart(journal.snapshot));
   refresh();
 

@@ -277,11 +277,12 @@ export class Collector {
 
   /**
    * Last step of withdrawal, after the withdrawn receipt is signed: the study's keys and rows
-   * are destroyed and a signed erasure request is queued (sent until acknowledged).
+   * are destroyed and, for a study this agent uploads to a server (paired), a signed erasure
+   * request is queued (sent until acknowledged); a study never paired left nothing to erase.
    * @throws the key ring's `keys.*` errors when the rotated master key cannot be stored.
    */
   completeWithdrawal(studyId: string): void {
-    this.#store.withdraw(studyId);
+    this.#store.withdraw(studyId, { requestErasure: this.#upload?.studyKeys.has(studyId) === true });
     this.#uploader?.wake();
   }
 

@@ -234,7 +234,7 @@ describe('withdrawal', () => {
 
     const live = open(dir);
     const request = live.withdraw('coding-practice');
-    expect(request.request.studyId).toBe('coding-practice');
+    expect(request?.request.studyId).toBe('coding-practice');
     expect(live.listPending().map((window) => window.studyId)).toEqual(['other-study']);
     expect(live.isWithdrawn('coding-practice')).toBe(true);
     expect(codeOf(() => live.putWindows([sampleWindow(3)], 24))).toBe('store.withdrawn');
@@ -257,6 +257,19 @@ describe('withdrawal', () => {
     expect(restored.prepareBatch('coding-practice', Date.UTC(2027, 0, 1))).toBeNull();
     // The other study's windows survived the rotation.
     expect(open(dir).listPending().map((window) => window.description)).toEqual([expect.stringMatching(/shortcuts/)]);
+  });
+
+  it('never makes a new device key for a study withdrawn from, nor withdraws twice; a study never paired asks no erasure', () => {
+    const dir = tempDir();
+    const store = open(dir);
+    store.putWindows([sampleWindow(1), sampleWindow(2, { studyId: 'other-study' })], 24);
+    expect(store.withdraw('coding-practice')).not.toBeNull();
+    expect(codeOf(() => store.deviceKey('coding-practice'))).toBe('store.withdrawn');
+    expect(codeOf(() => store.withdraw('coding-practice'))).toBe('store.withdrawn');
+    expect(store.withdraw('other-study', { requestErasure: false })).toBeNull();
+    expect(codeOf(() => store.withdraw('other-study', { requestErasure: false }))).toBe('store.withdrawn');
+    expect(store.status()).toMatchObject({ windows: 0, erasuresAwaitingAck: 1 });
+    store.close();
   });
 
   it('finishes a master-key rotation that a kill interrupted before the database commit', () => {

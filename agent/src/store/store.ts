@@ -273,9 +273,7 @@ export class LocalStore {
     const parsed = windows.map((window) => parseUnknown(WindowAggregate, window, 'window'));
     const now = this.#now();
     for (const studyId of new Set(parsed.map((window) => window.studyId))) {
-      if (q.isWithdrawn(this.#db, studyId)) {
-        throw new CandorError('store.withdrawn', 'this study was withdrawn from; nothing more is stored for it');
-      }
+      this.#assertNotWithdrawn(studyId);
       if (!this.#sessionKeys.has(studyId)) this.startSession(studyId);
     }
     const ids = this.#db.transaction(() =>
@@ -362,19 +360,24 @@ export class LocalStore {
    * Withdraws from a study on this device: stops its uploads (the uploader checks
    * `isWithdrawn` before every request), deletes its windows, data keys and device key,
    * rotates the master key so that a copy of the database taken before now cannot be
-   * decrypted, checkpoints, vacuums, and queues a signed erasure request for the server.
+   * decrypted, checkpoints, vacuums, and queues a signed erasure request for the server
+   * unless `requestErasure` is false: a study whose data never left this device (never
+   * paired) leaves nothing to erase, and a request no server acknowledges would wait forever.
    * Call `uploader.halt(studyId)` first to abort a request in flight.
-   * @throws the key ring's `keys.*` errors when the new master key cannot be stored.
+   * @throws CandorError `store.withdrawn` when already withdrawn; the key ring's `keys.*`
+   * errors when the new master key cannot be stored.
    */
-  withdraw(studyId: string): SignedErasureRequest {
+  withdraw(studyId: string, { requestErasure = true }: { requestErasure?: boolean } = {}): SignedErasureRequest | null {
     this.#assertOpen();
     const now = this.#now();
-    const device = this.deviceKey(studyId);
-    const signed = signErasureRequest(
-      { studyId, deviceKeyId: device.keyId, requestedAt: new Date(now).toISOString(), requestId: randomId() },
-      device,
-    );
-    wipe(device.secretKey);
+    let signed: SignedErasureRequest | null = null;
+    if (requestErasure) {
+      const device = this.deviceKey(studyId);
+      signed = signErasureRequest({ studyId, deviceKeyId: device.keyId, requestedAt: new Date(now).toISOString(), requestId: randomId() }, device);
+      wipe(device.secretKey);
+    } else {
+      this.#assertNotWithdrawn(studyId);
+    }
     const sessionKey = this.#sessionKeys.get(studyId);
     if (sessionKey) {
       this.#sessionKeys.delete(studyId);
@@ -388,13 +391,15 @@ export class LocalStore {
       q.insertWithdrawn(this.#db, { studyId, at: now });
       const windows = q.deleteStudy(this.#db, studyId);
       q.deleteSecret(this.#db, deviceSecretName(studyId));
-      q.insertErasure(this.#db, {
-        requestId: signed.request.requestId,
-        studyId,
-        deviceKeyId: signed.request.deviceKeyId,
-        body: JSON.stringify(signed),
-        nextAttemptAt: now,
-      });
+      if (signed) {
+        q.insertErasure(this.#db, {
+          requestId: signed.request.requestId,
+          studyId,
+          deviceKeyId: signed.request.deviceKeyId,
+          body: JSON.stringify(signed),
+          nextAttemptAt: now,
+        });
+      }
       this.#rewrapAll();
       this.#logger.info({ event: 'store.withdrawn', windows }, 'withdrew from a study on this device');
     })();
@@ -404,6 +409,10 @@ export class LocalStore {
     this.#db.exec('VACUUM');
     this.#checkpoint();
     return signed;
+  }
+
+  #assertNotWithdrawn(studyId: string): void {
+    if (q.isWithdrawn(this.#db, studyId)) throw new CandorError('store.withdrawn', 'this study was withdrawn from; nothing more is stored for it');
   }
 
   isWithdrawn(studyId: string): boolean {
@@ -435,9 +444,12 @@ export class LocalStore {
   /**
    * The study-scoped device signing key, made on first use. The caller owns the returned
    * copy and should wipe its secret key when done.
+   * @throws CandorError `store.withdrawn` for a study withdrawn from: its key was destroyed,
+   * and a new one would sign what no server can verify (an erasure request acknowledged never).
    */
   deviceKey(studyId: string): SigningKeyPair {
     this.#assertOpen();
+    this.#assertNotWithdrawn(studyId);
     const name = deviceSecretName(studyId);
     const existing = this.#secret(name);
     if (existing) return signingKeyPairFromSecret(existing.slice());
