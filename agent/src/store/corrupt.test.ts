@@ -1,4 +1,4 @@
-import { mkdtempSync, openSync, closeSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, cpSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -62,5 +62,58 @@ describe('a damaged store file', () => {
     expect(error.code).toBe('store.corrupt');
     expect(error.message).toMatch(/is damaged .*nothing was read or sent from it.*Move it aside/);
     expect(error.message).not.toMatch(/at .*\.ts:\d+/);
+  });
+});
+
+describe('a damaged write-ahead log', () => {
+  /** The store's files as a kill would leave them: copied while it is open, so the log still holds its commits (one a window). */
+  function killedWithWindows(count: number): string {
+    const dir = mkdtempSync(join(tmpdir(), 'candor-wal-'));
+    const copy = mkdtempSync(join(tmpdir(), 'candor-wal-copy-'));
+    dirs.push(dir, copy);
+    const store = openStore({ dataDir: dir, keyRing: openKeyRing({ keyDir: join(dir, 'keys'), env: {} }) });
+    for (let index = 0; index < count; index += 1) store.putWindows([sampleWindow(index)], 24);
+    for (const name of readdirSync(dir)) cpSync(join(dir, name), join(copy, name), { recursive: true });
+    store.close();
+    return copy;
+  }
+
+  const wal = (dir: string): string => join(dir, `${STORE_FILE}-wal`);
+  const walPageSize = (dir: string): number => readFileSync(wal(dir)).readUInt32BE(8);
+  const held = (dir: string): number => {
+    const store = openStore({ dataDir: dir, keyRing: openKeyRing({ keyDir: join(dir, 'keys'), env: {} }) });
+    try {
+      return store.status().windows;
+    } finally {
+      store.close();
+    }
+  };
+
+  it('opens whole, with every committed window (control)', () => {
+    expect(held(killedWithWindows(20))).toBe(20);
+  });
+
+  it('is reported at open when a frame before committed changes is damaged, rather than opening with windows missing', () => {
+    const dir = killedWithWindows(20);
+    const frames = (statSync(wal(dir)).size - 32) / (24 + walPageSize(dir));
+    expect(frames).toBeGreaterThan(20);
+    // One byte in the page of the third frame: SQLite would stop reading the log there.
+    const offset = 32 + 2 * (24 + walPageSize(dir)) + 24 + 100;
+    const byte = readFileSync(wal(dir))[offset] ?? 0;
+    overwrite(wal(dir), offset, Uint8Array.of(byte ^ 0x01));
+    const error = openError(dir);
+    expect(error.code).toBe('store.corrupt');
+    expect(error.message).toMatch(/write-ahead log is damaged at frame 3, before changes that were committed\); nothing was read or sent/);
+    // Nothing was checkpointed over the evidence: the damaged log is still there, as it was.
+    expect(readFileSync(wal(dir))[offset]).toBe(byte ^ 0x01);
+  });
+
+  it('opens when the log ends in a torn write, which loses nothing committed', () => {
+    const dir = killedWithWindows(20);
+    // Half a frame more, as a kill in the middle of appending one leaves it.
+    const bytes = readFileSync(wal(dir));
+    const frame = bytes.subarray(bytes.length - (24 + walPageSize(dir)));
+    appendFileSync(wal(dir), frame.subarray(0, frame.length / 2));
+    expect(held(dir)).toBe(20);
   });
 });

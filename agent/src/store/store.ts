@@ -37,6 +37,7 @@ import { signErasureRequest } from '@candor/shared/erasure';
 import * as q from './db/queries.ts';
 import { migrate } from './db/schema/migrate.ts';
 import { describeWindow } from './describe.ts';
+import { walFrameLosingCommits } from './wal.ts';
 
 export const STORE_FILE = 'store.db';
 
@@ -152,6 +153,10 @@ export function openStore(options: StoreOptions): LocalStore {
   try {
     // The user's alone whatever the umask: SQLite gives its -wal and -shm the main file's mode.
     closeSync(openSync(path, 'a', 0o600));
+    // Before SQLite reads the log: it would drop what follows a damaged frame, and a checkpoint
+    // would then make that loss final.
+    const damagedFrame = walFrameLosingCommits(`${path}-wal`);
+    if (damagedFrame !== null) throw corrupt(path, `its write-ahead log is damaged at frame ${String(damagedFrame)}, before changes that were committed`);
     db = new Database(path);
     applyPragmas(db);
     const problems = (db.pragma('integrity_check') as { integrity_check: string }[]).map((row) => row.integrity_check);
