@@ -123,7 +123,7 @@ describe('a paired agent', () => {
 
     // The key id as the organisation would publish it beside the code, so nothing is trusted on first use.
     const serverKey = loadOrCreateServerKeys(server.world.serverKeyFile).current;
-    const paired = await candor('pair', '--server', server.url, '--study', STUDY, '--server-key', server.serverKeyId, await server.pairingCode());
+    const paired = await candor('pair', '--server', server.url, '--study', STUDY, `--server-key=${server.serverKeyId}`, await server.pairingCode());
     expect(paired.code, paired.stderr).toBe(0);
     expect(paired.stdout).toContain(`Paired with ${server.url} for "${studyInput(STUDY).title}" (${STUDY} v1).`);
     expect(paired.stdout).toContain(serverKey.keyId);
@@ -191,3 +191,18 @@ describe('a paired agent', () => {
     expect(device).toMatchObject({ withdrawn: true, batchesHeld: 0 });
   }, 2 * LIVENESS_MS);
 });
+
+describe('a server key id given on the command line', () => {
+  it('is read with --server-key=ID even when it begins with a dash, as one in 64 ids do', async () => {
+    // This agent is paired with another server: reaching that refusal proves the id was read.
+    const dashed = await candor('pair', '--server', 'http://127.0.0.1:1', '--study', STUDY, '--server-key=-AAAAAAAAAAAAAAAAAAAAA', '7K3M-Q9XD-4B2R-HN8C-W1FE');
+    expect(dashed.stderr).toContain('it cannot pair with http://127.0.0.1:1 too');
+    expect(dashed.stderr).not.toContain('Usage:');
+    expect(dashed.code).toBe(1);
+    // Without the =, the command line takes the id for an option, and says how to write it.
+    const spaced = await candor('pair', '--server', 'http://127.0.0.1:1', '--study', STUDY, '--server-key', '-AAAAAAAAAAAAAAAAAAAAA', '7K3M-Q9XD-4B2R-HN8C-W1FE');
+    expect(spaced.code).toBe(2);
+    expect(spaced.stderr).toContain("use '--server-key=-XYZ'");
+  });
+});
+

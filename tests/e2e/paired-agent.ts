@@ -224,7 +224,7 @@ export async function startAgentBeside(studyId: string, steps: { pair?: boolean;
   try {
     daemon = await startDaemonProcess(dataDir, join(root, 'daemon.log'));
     if (steps.pair === true || steps.enroll === true) {
-      const paired = await runCandor(dataDir, 'pair', '--server', server.url, '--study', studyId, '--server-key', server.serverKeyId, await server.pairingCode());
+      const paired = await runCandor(dataDir, 'pair', '--server', server.url, '--study', studyId, `--server-key=${server.serverKeyId}`, await server.pairingCode());
       expect(paired.code, paired.stderr).toBe(0);
     }
     if (steps.enroll === true) {

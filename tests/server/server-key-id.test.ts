@@ -13,7 +13,7 @@ import { serverPaths } from '../../server/src/cli/paths.ts';
 import { loadOrCreateServerKeys } from '../../server/src/keys/files.ts';
 
 const CLI = new URL('../../server/src/cli/main.ts', import.meta.url).pathname;
-const PRINTED = /server signing key id: ([A-Za-z0-9_-]{22}) \(publish it; participants pass it to candor pair --server-key\)/;
+const PRINTED = /server signing key id: ([A-Za-z0-9_-]{22}) \(publish it; participants pass it as candor pair --server-key=\1, with the = since an id may begin with -\)/;
 
 let dir: string;
 let server: ChildProcess;

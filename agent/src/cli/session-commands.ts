@@ -87,7 +87,7 @@ export const enrollCommand: CliCommand = {
 
 export const pairCommand: CliCommand = {
   summary: 'pair this agent with your Candor server for a study, with the one-time code it gave you',
-  usage: 'pair --server URL --study STUDY [--server-key KEYID] [--json] CODE',
+  usage: 'pair --server URL --study STUDY [--server-key=KEYID] [--json] CODE',
   options: { server: { type: 'string' }, study: { type: 'string' }, 'server-key': { type: 'string' } },
   positionals: ['CODE'],
   run: async (context, { values, positionals }) => {

@@ -92,7 +92,7 @@ async function start(args: string[]): Promise<number> {
   const address = await app.listen({ host: '127.0.0.1', port });
   say(`candor-server listening on ${address}`);
   // Published beside pairing codes, it lets agents pin this key instead of trusting their first answer.
-  say(`server signing key id: ${serverKeys.current.keyId} (publish it; participants pass it to candor pair --server-key)`);
+  say(`server signing key id: ${serverKeys.current.keyId} (publish it; participants pass it as candor pair --server-key=${serverKeys.current.keyId}, with the = since an id may begin with -)`);
   await new Promise<void>((done) => {
     const stop = () => {
       done();
