@@ -15,6 +15,7 @@ import { Base64Url, KeyId, Slug } from '@candor/shared/schemas/primitives';
 import { StudyVersion } from '@candor/shared/schemas/study';
 import { CandorError } from '@candor/shared/errors';
 import { parseUnknown } from '@candor/shared/validation';
+import { request, RequestFailure, type HttpAnswer } from '../net/request.ts';
 
 /** How long one request to the server may take before the agent gives up on it (a third of NETWORK_ANSWER_MS). */
 export const SERVER_TIMEOUT_MS = 15_000;
@@ -69,17 +70,15 @@ export function checkServerUrl(text: string): string {
 type Answer = { status: number; json: unknown };
 
 function networkFailure(serverUrl: string, error: unknown): CandorError {
-  if (error instanceof Error && error.name === 'TimeoutError') {
+  const code = error instanceof RequestFailure ? error.code : 'unknown';
+  if (code === 'timeout') {
     return new CandorError('server.timeout', `the server at ${serverUrl} did not answer within ${String(SERVER_TIMEOUT_MS / 1000)} s; nothing was changed`);
   }
-  const cause = error instanceof Error ? (error.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
-  const code = typeof cause?.code === 'string' ? cause.code : 'unknown';
+  if (code === 'too-large') return new CandorError('server.protocol', `the server at ${serverUrl} sent an answer too large to be a Candor server's`);
   if (TLS_CODES.test(code)) {
     return new CandorError('server.tls', `the server at ${serverUrl} did not prove it is that server (TLS: ${code}); nothing was sent and nothing was changed`);
   }
-  // Without a code, fetch's own fixed reason (e.g. "bad port"); it never quotes what was sent.
-  const reason = code === 'unknown' && typeof cause?.message === 'string' ? cause.message.slice(0, 80) : code;
-  return new CandorError('server.unreachable', `could not reach the server at ${serverUrl} (${reason}); check the address and your network; nothing was changed`);
+  return new CandorError('server.unreachable', `could not reach the server at ${serverUrl} (${code}); check the address and your network; nothing was changed`);
 }
 
 /**
@@ -88,31 +87,24 @@ function networkFailure(serverUrl: string, error: unknown): CandorError {
  * or `server.protocol` for an answer that is not JSON or too large.
  */
 async function requestJson(serverUrl: string, path: string, body?: unknown): Promise<Answer> {
-  let response: Response;
+  let answer: HttpAnswer;
   try {
-    response = await fetch(new URL(path, serverUrl), {
-      ...(body === undefined ? { method: 'GET' } : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-      redirect: 'manual',
-      signal: AbortSignal.timeout(SERVER_TIMEOUT_MS),
+    answer = await request(new URL(path, serverUrl), {
+      method: body === undefined ? 'GET' : 'POST',
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      timeoutMs: SERVER_TIMEOUT_MS,
+      maxBytes: MAX_ANSWER_BYTES,
     });
   } catch (error) {
     throw networkFailure(serverUrl, error);
   }
-  if (response.status >= 300 && response.status < 400) {
-    await response.body?.cancel();
-    throw new CandorError('server.redirect', `the server at ${serverUrl} answered with a redirect (HTTP ${String(response.status)}); Candor follows none, so give the address the server is reached at`);
+  if (answer.status >= 300 && answer.status < 400) {
+    throw new CandorError('server.redirect', `the server at ${serverUrl} answered with a redirect (HTTP ${String(answer.status)}); Candor follows none, so give the address the server is reached at`);
   }
-  let text: string;
   try {
-    text = await response.text();
-  } catch (error) {
-    throw networkFailure(serverUrl, error);
-  }
-  if (Buffer.byteLength(text) > MAX_ANSWER_BYTES) throw new CandorError('server.protocol', `the server at ${serverUrl} sent an answer too large to be a Candor server's`);
-  try {
-    return { status: response.status, json: JSON.parse(text) as unknown };
+    return { status: answer.status, json: JSON.parse(answer.text) as unknown };
   } catch {
-    throw new CandorError('server.protocol', `the server at ${serverUrl} answered with something that is not JSON (HTTP ${String(response.status)}); is it a Candor server?`);
+    throw new CandorError('server.protocol', `the server at ${serverUrl} answered with something that is not JSON (HTTP ${String(answer.status)}); is it a Candor server?`);
   }
 }
 

@@ -12,6 +12,7 @@ import { utf8 } from '@candor/shared/encoding';
 import { InvariantError } from '@candor/shared/errors';
 import { API_PATHS, ApiError, IngestAccepted, SignedErasureAck } from '@candor/shared/schemas/ingest';
 import { parseUnknown } from '@candor/shared/validation';
+import { request } from '../net/request.ts';
 import type { LocalStore, PendingErasure, PreparedBatch } from '../store/store.ts';
 import { retryDelayMs } from './backoff.ts';
 import { verifyErasureAck } from '@candor/shared/erasure';
@@ -29,7 +30,6 @@ export type UploaderOptions = {
   /** The server refused a batch as sealed to a study key it has rotated away from: learn the current one. */
   onStaleStudyKey?: (studyId: string) => void;
   now?: () => number;
-  fetch?: typeof fetch;
   random?: () => number;
   logger?: Logger;
   requestTimeoutMs?: number;
@@ -64,6 +64,8 @@ const REFUSAL_REASONS: Readonly<Record<string, string>> = {
   'ingest.bad-signature': "it cannot verify this device's signature",
 };
 
+/** An answer to an upload or an erasure request is a few hundred bytes; more is not our server. */
+const MAX_ANSWER_BYTES = 64 * 1024;
 const MIN_SLEEP_MS = 1_000;
 const MAX_SLEEP_MS = 60_000;
 
@@ -78,7 +80,7 @@ export class Uploader {
   #refusal: UploadRefusal | null = null;
 
   constructor(options: UploaderOptions) {
-    this.#options = { now: Date.now, fetch: globalThis.fetch, random: Math.random, requestTimeoutMs: 30_000, onStaleStudyKey: () => undefined, ...options };
+    this.#options = { now: Date.now, random: Math.random, requestTimeoutMs: 30_000, onStaleStudyKey: () => undefined, ...options };
     this.#logger = options.logger ?? pino({ enabled: false });
   }
 
@@ -263,28 +265,24 @@ export class Uploader {
   async #post(flightKey: string, path: string, body: string): Promise<{ status: number; json: unknown } | 'network-error' | 'halted'> {
     const controller = new AbortController();
     this.#inFlight.set(flightKey, controller);
-    const timer = setTimeout(() => {
-      controller.abort();
-    }, this.#options.requestTimeoutMs);
     try {
-      const response = await this.#options.fetch(new URL(path, this.#options.serverUrl), {
+      const answer = await request(new URL(path, this.#options.serverUrl), {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
         body,
+        timeoutMs: this.#options.requestTimeoutMs,
+        maxBytes: MAX_ANSWER_BYTES,
         signal: controller.signal,
       });
-      const text = await response.text();
       let json: unknown = null;
       try {
-        json = JSON.parse(text);
+        json = JSON.parse(answer.text);
       } catch {
         // A body that is not JSON is treated like any other unexpected answer.
       }
-      return { status: response.status, json };
+      return { status: answer.status, json };
     } catch {
       return this.#halted.has(flightKey) ? 'halted' : 'network-error';
     } finally {
-      clearTimeout(timer);
       this.#inFlight.delete(flightKey);
     }
   }
