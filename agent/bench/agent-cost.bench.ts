@@ -2,8 +2,10 @@
  * What the whole agent costs: its CPU share and peak RSS while a synthetic input stream of
  * about 1 kHz (real X events under Xvfb: xdotool chains of relative pointer moves and key
  * presses into an xterm, a captured app with typed vocabulary on) runs through the whole
- * pipeline — hook, context filter, redaction, aggregation, encrypted store — beside a bare
- * process that only listens with uiohook-napi to the same stream. Prints the rate actually
+ * pipeline — hook, context filter, redaction, aggregation, encrypted store, and uploads to a
+ * real Candor server on loopback the agent is paired with (each session is ended every 15 s so
+ * that windows close and leave while the input runs) — beside a bare process that only listens
+ * with uiohook-napi to the same stream. Prints the rate actually
  * reached and both processes' figures; never passes or fails on them (target: at most 1.5×
  * the bare listener's CPU, under 100 MB RSS). soak.bench.ts runs the same for longer.
  *
@@ -98,6 +100,13 @@ export type CostOptions = {
   windowMinutes?: number;
   /** Called with each sample as it is taken, so a long run shows its progress. */
   onSample?: (point: OverTimePoint) => void;
+  /**
+   * Pair the agent with a real Candor server on loopback (no hold before upload) and end the
+   * session this often, starting the next at once: each end closes the session's windows,
+   * which are encrypted, stored and uploaded while the input runs. More often than a study's
+   * windows close, so the figures are an upper bound for that part.
+   */
+  uploadEverySeconds?: number;
 };
 
 export type OverTimePoint = { at: number; rssBytes: number; anonBytes: number; fileBytes: number; heap?: HeapSample; windowsHeld?: number };
@@ -112,6 +121,8 @@ export type CostReport = {
   eventsSent: number;
   /** Sessions started: the first, and one each time the study's session limit ended the last (as a participant would). */
   sessions: number;
+  /** With `uploadEverySeconds`: the batches the server stored, and the windows in them. */
+  uploaded?: { batches: number; windows: number };
   agent: { events: number; start: ProcessSample; end: ProcessSample; rssOverTime: OverTime; heapAfterGc: { at: number; heap: HeapSample }[] };
   bare: { events: number; start: ProcessSample; end: ProcessSample; rssOverTime: OverTime };
 };
@@ -166,6 +177,9 @@ export async function measureAgentCost(seconds: number, options: CostOptions): P
   writeFileSync(probe, HEAP_PROBE);
   const env = { ...process.env, DISPLAY: x.display };
   const children: ChildProcess[] = [];
+  const { startPairingServer } = await import('../../tests/e2e/paired-agent.ts');
+  const server = options.uploadEverySeconds === undefined ? undefined : await startPairingServer('coding-practice');
+  const uploadedWindows: number[] = [];
   try {
     const terminal = await x.openWindow('xterm', 'bash — ~/src/candor');
     await x.focus(terminal);
@@ -175,6 +189,14 @@ export async function measureAgentCost(seconds: number, options: CostOptions): P
       : spawn(process.execPath, daemon, { env, stdio: 'ignore' });
     children.push(agent);
     const client = await connect(join(dataDir, 'agent.sock'));
+    if (server) {
+      await client.call('pair', { serverUrl: server.url, studyId: 'coding-practice', code: await server.pairingCode(), serverKeyId: server.serverKeyId });
+      server.onStored((envelope) => {
+        const device = server.world.store.findDevice(envelope.header.senderKeyId);
+        if (device) uploadedWindows.push(server.windowsIn(envelope, device.publicKey).length);
+        return Promise.resolve();
+      });
+    }
     const notice = await client.call('notice', { studyId: 'coding-practice' });
     await client.call('enroll', { studyId: 'coding-practice', noticeHash: notice.noticeHash });
     const started = await client.call('start', {});
@@ -206,9 +228,18 @@ export async function measureAgentCost(seconds: number, options: CostOptions): P
     let nextSample = 0;
     let nextGc = 0;
     let nextSessionCheck = SESSION_CHECK_SECONDS;
+    let nextUpload = options.uploadEverySeconds ?? Number.POSITIVE_INFINITY;
     let eventsInEndedSessions = 0;
     for (;;) {
       const elapsed = (performance.now() - began) / 1000;
+      if (elapsed >= nextUpload) {
+        // Ending the session closes its windows, which are stored and uploaded; the next starts at once.
+        eventsInEndedSessions += (await client.call('stop', {})).eventsAccepted;
+        const next = await client.call('start', {});
+        if (!next.capturing) throw new Error(`the agent did not start another session: ${next.reason ?? 'no reason given'}`);
+        report.sessions += 1;
+        nextUpload += options.uploadEverySeconds ?? Number.POSITIVE_INFINITY;
+      }
       if (elapsed >= nextSessionCheck) {
         // A session lasts at most the study's maxSessionMinutes; a long run starts the next one.
         const status = await client.call('status', {});
@@ -256,6 +287,7 @@ export async function measureAgentCost(seconds: number, options: CostOptions): P
       report.eventsSent += perChain;
     }
     report.agent.events = eventsInEndedSessions + (await client.call('status', {})).eventsAccepted;
+    if (server) report.uploaded = { batches: uploadedWindows.length, windows: uploadedWindows.reduce((sum, count) => sum + count, 0) };
     report.bare.events = await new Promise<number>((resolve) => {
       bare.once('message', (message) => { resolve((message as { events: number }).events); });
       bare.send('count');
@@ -271,6 +303,7 @@ export async function measureAgentCost(seconds: number, options: CostOptions): P
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await Promise.all(children.map(untilExit));
     await x.stop();
+    await server?.close();
     rmSync(root, { recursive: true, force: true });
   }
 }
@@ -293,10 +326,17 @@ export function printCost(report: CostReport): void {
   console.log('agent: `node agent/bin/candor.js daemon`, running the bundle agent/dist/candor.js (no TypeScript loader)');
   console.log(`load average (1 min) on this shared machine: ${report.loadAverage.start.toFixed(2)} at the start, ${report.loadAverage.end.toFixed(2)} at the end`);
   console.log(`input: ${String(report.eventsSent)} X events sent in ${report.seconds.toFixed(1)} s = ${(report.eventsSent / report.seconds).toFixed(0)} events/s (target ${String(TARGET_HZ)}); the bare listener saw ${(report.bare.events / report.seconds).toFixed(0)}/s`);
-  if (report.sessions > 1) console.log(`sessions: ${String(report.sessions)} (each ended by the study's session limit, and the next started within ${String(SESSION_CHECK_SECONDS)} s)`);
+  if (report.uploaded) {
+    console.log(
+      `sessions: ${String(report.sessions)}, each ended while the input ran, so that its windows were encrypted, stored and uploaded to a Candor server on loopback: ` +
+        `${String(report.uploaded.batches)} batches, ${String(report.uploaded.windows)} windows stored by the server during the run`,
+    );
+  } else if (report.sessions > 1) {
+    console.log(`sessions: ${String(report.sessions)} (each ended by the study's session limit, and the next started within ${String(SESSION_CHECK_SECONDS)} s)`);
+  }
   console.table([row('candor agent (whole pipeline)', report.agent), row('bare uiohook-napi listener', report.bare)]);
   if (!report.agentExitedOnSigterm) console.log('note: the agent did not exit within 15 s of SIGTERM and was killed');
   console.log(`agent CPU / bare listener CPU: ${bareCpu > 0 ? (agentCpu / bareCpu).toFixed(2) : 'n/a'}× (target ≤ 1.5×); agent peak RSS ${(report.agent.end.peakRssBytes / MB).toFixed(1)} MB (target < 100 MB)`);
 }
 
-if (process.argv[1] === HERE) printCost(await measureAgentCost(60, { sampleEverySeconds: 10 }));
+if (process.argv[1] === HERE) printCost(await measureAgentCost(60, { sampleEverySeconds: 10, uploadEverySeconds: 15 }));
