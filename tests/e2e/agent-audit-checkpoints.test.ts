@@ -123,7 +123,7 @@ describe('audit checkpoints kept by a paired agent', () => {
     await waitFor(
       async () => {
         said = (await candor('status')).stdout;
-        return said.includes('Warning: the server has once signed an audit checkpoint that contradicts one it signed before');
+        return said.includes('Warning: the server signed an audit checkpoint that contradicts one it signed before');
       },
       'candor status to warn of the contradiction',
       LIVENESS_MS,

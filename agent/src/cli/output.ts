@@ -54,9 +54,9 @@ export function describeStatus(status: AgentStatus, now = Date.now()): string {
   for (const refused of status.refusedSignals) lines.push(`Not collected: ${refused.signal} — ${refused.reason}.`);
   lines.push(...describeStorage(status.storage));
   if (status.auditContradictions > 0) {
-    const times = status.auditContradictions === 1 ? 'once' : `${String(status.auditContradictions)} times`;
+    const what = status.auditContradictions === 1 ? 'an audit checkpoint that contradicts one' : `${String(status.auditContradictions)} audit checkpoints that contradict ones`;
     lines.push(
-      `Warning: the server has ${times} signed an audit checkpoint that contradicts one it signed before, so entries of its audit log were lost or changed. ` +
+      `Warning: the server signed ${what} it signed before, so entries of its audit log were lost or changed. ` +
         'The evidence is kept in audit-contradictions.jsonl in the data directory; give it to your privacy contact (candor-server audit verify --checkpoint checks it).',
     );
   }
