@@ -4,7 +4,7 @@
  * lines get coded errors and the daemon keeps serving. Uses the replay source: nothing here
  * needs the hook.
  */
-import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,10 +72,18 @@ describe('the control socket', () => {
     }
   });
 
-  it('refuses to start a second agent on the same socket, and the first keeps serving', async () => {
+  it('refuses to start a second agent on the same socket, having changed nothing, and the first keeps serving', async () => {
     agent = await startTestAgent(replay);
+    await agent.enroll();
+    await agent.client.call('start', {});
+    const files = (): Record<string, string> =>
+      Object.fromEntries(readdirSync(agent?.dataDir ?? '').filter((name) => name.endsWith('.json') || name.endsWith('.jsonl')).map((name) => [name, readFileSync(join(agent?.dataDir ?? '', name), 'utf8')]));
+    const before = files();
     await expect(startDaemon({ dataDir: agent.dataDir, log: pino({ level: 'silent' }), ...replay })).rejects.toMatchObject({ code: 'daemon.already-running' });
+    // A second daemon used to open the journal first, and record the running session as stopped by a restart.
+    expect(files()).toEqual(before);
     expect(await agent.client.call('ping', {})).toEqual({ ok: true });
+    expect((await agent.client.call('status', {})).state).toBe('running');
   });
 
   it.each([

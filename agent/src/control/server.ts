@@ -66,6 +66,11 @@ function isListening(socketPath: string): Promise<boolean> {
   });
 }
 
+/** @throws CandorError `daemon.already-running` when an agent answers on `socketPath`. */
+export async function assertNoAgentListening(socketPath: string): Promise<void> {
+  if (isSocketFile(socketPath) && (await isListening(socketPath))) throw new CandorError('daemon.already-running', `a Candor agent already listens at ${socketPath}`);
+}
+
 /**
  * Listens on `socketPath`, replacing a stale socket file left by a crash.
  * @throws CandorError `control.unsafe-directory`, or `daemon.already-running` when another
@@ -73,10 +78,8 @@ function isListening(socketPath: string): Promise<boolean> {
  */
 export async function startControlServer(socketPath: string, handlers: AgentHandlers, log: Logger): Promise<ControlServer> {
   ensurePrivateDirectory(dirname(socketPath));
-  if (isSocketFile(socketPath)) {
-    if (await isListening(socketPath)) throw new CandorError('daemon.already-running', `a Candor agent already listens at ${socketPath}`);
-    unlinkSync(socketPath);
-  }
+  await assertNoAgentListening(socketPath);
+  if (isSocketFile(socketPath)) unlinkSync(socketPath);
 
   const connections = new Set<Connection>();
   const server: Server = createServer((socket) => {

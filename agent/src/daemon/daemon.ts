@@ -10,7 +10,7 @@ import { readRecording } from '../capture/recording.ts';
 import { createReplaySource } from '../capture/replay.ts';
 import type { InputSource } from '../capture/source.ts';
 import { createFileStudyCatalog } from '../consent/catalog.ts';
-import { startControlServer, ensurePrivateDirectory } from '../control/server.ts';
+import { assertNoAgentListening, startControlServer, ensurePrivateDirectory } from '../control/server.ts';
 import { createAgent, type Agent } from './agent.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { checkServerUrl } from '../pair/server-api.ts';
@@ -69,6 +69,9 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
   const log = options.log ?? pino({ name: 'candor-agent' });
   const paths = agentPaths(options.dataDir);
   ensurePrivateDirectory(paths.dataDir);
+  // Before anything is opened: a second daemon on a live data dir must change nothing there
+  // (no key moved, no session stopped in the journal) before it is refused.
+  await assertNoAgentListening(paths.socketPath);
   const upload = options.upload ?? null;
   if (upload) checkServerUrl(upload.serverUrl);
   const clock = options.clock ?? systemClock;
