@@ -30,7 +30,8 @@ export function detectKeychain(platform: NodeJS.Platform, env: NodeJS.ProcessEnv
   }
   if (!env.DBUS_SESSION_BUS_ADDRESS) return { available: false, reason: 'there is no D-Bus session bus, so no Secret Service' };
   const probe = randomId();
-  const attributes = [...ATTRIBUTES, 'purpose', 'probe'];
+  // Its own item: two agents starting at once must not read back, or clear, each other's probe.
+  const attributes = [...ATTRIBUTES, 'purpose', 'probe', 'probe-id', probe];
   // secret-tool has no --version (Debian's 0.20 exits 2 on it): the probe itself tells.
   const stored = run(['store', '--label=Candor agent probe', ...attributes], probe);
   if (stored.status === null) return { available: false, reason: `secret-tool (libsecret-tools) is not installed, or the Secret Service did not answer within ${String(TIMEOUT_MS / 1000)} s` };

@@ -108,6 +108,30 @@ describe('a damaged write-ahead log', () => {
     expect(readFileSync(wal(dir))[offset]).toBe(byte ^ 0x01);
   });
 
+  it('is reported at open when the log\'s header is damaged, which hides every frame from SQLite', () => {
+    const dir = killedWithWindows(20);
+    // Byte 13: the checkpoint sequence number, which only the header's checksum covers.
+    const byte = readFileSync(wal(dir))[13] ?? 0;
+    overwrite(wal(dir), 13, Uint8Array.of(byte ^ 0x01));
+    const error = openError(dir);
+    expect(error.code).toBe('store.corrupt');
+    expect(error.message).toContain('write-ahead log is damaged in its header, before changes that were committed');
+  });
+
+  it('opens without the last transaction when a power cut kept its commit frame but not an earlier one', () => {
+    const dir = killedWithWindows(20);
+    const bytes = readFileSync(wal(dir));
+    const frameBytes = 24 + walPageSize(dir);
+    const commits: number[] = [];
+    for (let frame = 0; 32 + (frame + 1) * frameBytes <= bytes.length; frame += 1) if (bytes.readUInt32BE(32 + frame * frameBytes + 4) !== 0) commits.push(frame);
+    const [secondLast, last] = commits.slice(-2);
+    if (secondLast === undefined || last === undefined) throw new Error('expected commits');
+    expect(last - secondLast).toBeGreaterThan(1);
+    // The last transaction's first frame never reached the disk: zeros where its page was.
+    overwrite(wal(dir), 32 + (secondLast + 1) * frameBytes + 24, new Uint8Array(walPageSize(dir)));
+    expect(held(dir)).toBe(19);
+  });
+
   it('opens when the log ends in a torn write, which loses nothing committed', () => {
     const dir = killedWithWindows(20);
     // Half a frame more, as a kill in the middle of appending one leaves it.

@@ -156,7 +156,9 @@ export function openStore(options: StoreOptions): LocalStore {
     // Before SQLite reads the log: it would drop what follows a damaged frame, and a checkpoint
     // would then make that loss final.
     const damagedFrame = walFrameLosingCommits(`${path}-wal`);
-    if (damagedFrame !== null) throw corrupt(path, `its write-ahead log is damaged at frame ${String(damagedFrame)}, before changes that were committed`);
+    if (damagedFrame !== null) {
+      throw corrupt(path, `its write-ahead log is damaged ${damagedFrame === 0 ? 'in its header' : `at frame ${String(damagedFrame)}`}, before changes that were committed`);
+    }
     db = new Database(path);
     applyPragmas(db);
     const problems = (db.pragma('integrity_check') as { integrity_check: string }[]).map((row) => row.integrity_check);

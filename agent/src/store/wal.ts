@@ -1,11 +1,17 @@
 /**
  * A check SQLite does not make: whether its write-ahead log lost committed transactions.
  * SQLite reads the log's frames in order and stops, silently, at the first whose checksum
- * fails; a bit flipped in the middle of the log drops every commit after it and the database
- * still opens clean (integrity_check reads only what SQLite kept). A torn tail, from a crash
- * in the middle of a write, loses nothing that was committed. What tells them apart: after
- * the break, a commit frame of the same log (same salts) whose checksum chains from the frame
- * before it. The format: https://www.sqlite.org/fileformat.html#the_write_ahead_log
+ * fails (or ignores the whole log when its header's fails); a bit flipped in the middle of the
+ * log drops every commit after it and the database still opens clean (integrity_check reads
+ * only what SQLite kept). A torn tail, from a crash in the middle of a write, loses nothing
+ * that was committed. Nor does a power cut in the middle of a commit: the store commits with
+ * synchronous=FULL, so a transaction's frames reach the disk together only at its commit's
+ * sync, and the cut may keep its commit frame but not an earlier one; SQLite rolls that
+ * transaction back, and nobody was told it had committed. What shows a loss: after the
+ * break, two commit frames of the same log (same salts) that chain from the frames before
+ * them. The second transaction was written only after the first's sync had returned, so the
+ * break is damage to frames that had reached the disk.
+ * The format: https://www.sqlite.org/fileformat.html#the_write_ahead_log
  */
 import { readFileSync } from 'node:fs';
 
@@ -28,9 +34,9 @@ function checksum(bytes: Buffer, bigEndian: boolean, [first, second]: readonly [
 }
 
 /**
- * The number (from 1) of the first damaged frame of the write-ahead log at `path` when
- * committed transactions follow it, which SQLite would drop without a word; null when the log
- * is whole, ends in a torn write, or is absent.
+ * The number of the first damaged frame of the write-ahead log at `path` (from 1; 0 for its
+ * header) when committed transactions follow it, which SQLite would drop without a word; null
+ * when the log is whole, ends in a torn write or a commit cut by a power loss, or is absent.
  */
 export function walFrameLosingCommits(path: string): number | null {
   let bytes: Buffer;
@@ -46,12 +52,18 @@ export function walFrameLosingCommits(path: string): number | null {
   const bigEndian = magic === MAGIC_BIG_ENDIAN;
   const pageSize = bytes.readUInt32BE(8);
   if (pageSize < 512 || pageSize > 65_536 || (pageSize & (pageSize - 1)) !== 0) return null;
-  const salts = [bytes.readUInt32BE(16), bytes.readUInt32BE(20)];
   const frameBytes = FRAME_HEADER_BYTES + pageSize;
+  const storedHeaderSum: [number, number] = [bytes.readUInt32BE(24), bytes.readUInt32BE(28)];
+  const [h0, h1] = checksum(bytes.subarray(0, 24), bigEndian, [0, 0]);
+  const headerWhole = h0 === storedHeaderSum[0] && h1 === storedHeaderSum[1];
+  // A damaged header hides the whole log from SQLite: its frames then name their log's salts.
+  const saltsAt = headerWhole || bytes.length < HEADER_BYTES + frameBytes ? 16 : HEADER_BYTES + 8;
+  const salts = [bytes.readUInt32BE(saltsAt), bytes.readUInt32BE(saltsAt + 4)];
   // Each frame's checksum continues from the one stored before it (the header's for the first),
   // so a frame after a damaged one is still checked against what its writer chained it to.
-  let previous: [number, number] = [bytes.readUInt32BE(24), bytes.readUInt32BE(28)];
-  let broken: number | null = null;
+  let previous = storedHeaderSum;
+  let broken: number | null = headerWhole ? null : 0;
+  let commitsAfterBreak = 0;
   for (let offset = HEADER_BYTES, frame = 1; offset + frameBytes <= bytes.length; offset += frameBytes, frame += 1) {
     const stored: [number, number] = [bytes.readUInt32BE(offset + 16), bytes.readUInt32BE(offset + 20)];
     const sameLog = bytes.readUInt32BE(offset + 8) === salts[0] && bytes.readUInt32BE(offset + 12) === salts[1];
@@ -59,7 +71,10 @@ export function walFrameLosingCommits(path: string): number | null {
     const [s0, s1] = checksum(summed, bigEndian, previous);
     const valid = sameLog && s0 === stored[0] && s1 === stored[1];
     if (!valid) broken ??= frame;
-    else if (broken !== null && bytes.readUInt32BE(offset + 4) !== 0) return broken;
+    else if (broken !== null && bytes.readUInt32BE(offset + 4) !== 0) {
+      commitsAfterBreak += 1;
+      if (commitsAfterBreak === 2) return broken;
+    }
     previous = stored;
   }
   return null;
