@@ -10,9 +10,12 @@ import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PendingWindow } from '@candor/shared/schemas/control';
+import { StudyVersion } from '@candor/shared/schemas/study';
+import { consentNoticeOf } from '../../agent/src/consent/notice.ts';
+import { openConsentRecords, UNPAIRED_AGGREGATOR_KEY_ID } from '../../agent/src/consent/receipts.ts';
 import { openKeyRing } from '../../agent/src/keys/keyring.ts';
 import { openStore, STORE_FILE } from '../../agent/src/store/store.ts';
-import { startTestAgent, type TestAgent } from '../support/agent.ts';
+import { SEED_STUDY, startTestAgent, type TestAgent } from '../support/agent.ts';
 import { waitFor } from '../support/wait.ts';
 
 const CODING = new URL('../../seeds/recordings/coding.jsonl', import.meta.url).pathname;
@@ -154,6 +157,27 @@ describe('after withdrawal', () => {
     // no server acknowledges would wait forever in candor status).
     expect(status.storage.erasuresAwaitingAck).toBe(0);
     await expect(agent.client.call('start', {})).rejects.toHaveProperty('code');
+  }, 30_000);
+
+  it('finishes a withdrawal that a kill cut off after its receipt was kept, before the store\'s part', async () => {
+    agent = await startTestAgent({ source: { kind: 'replay', file: CODING, speed: 4 } });
+    await agent.enroll();
+    await capture('stop');
+    expect((await pending()).length).toBeGreaterThan(0);
+    const dataDir = agent.dataDir;
+    // What disk holds after a kill between keeping the withdrawn receipt and the store's withdrawal.
+    await agent.restart(() => {
+      const store = openStore({ dataDir, keyRing: openKeyRing({ keyDir: dataDir }) });
+      const study = StudyVersion.parse(SEED_STUDY);
+      openConsentRecords(dataDir, (studyId) => store.deviceKey(studyId)).record(study, consentNoticeOf(study), 'withdrawn', Date.now(), UNPAIRED_AGGREGATOR_KEY_ID);
+      store.close();
+    });
+    const status = await agent.client.call('status', {});
+    expect(status.state).toBe('not-enrolled');
+    expect(status.storage.windowsHeld).toBe(0);
+    expect(await pending()).toEqual([]);
+    const refusal: unknown = await agent.enroll().then(() => null, (error: unknown) => error);
+    expect(refusal).toHaveProperty('code', 'consent.withdrawn');
   }, 30_000);
 
   it('finishes a withdrawal that a kill cut off after the store had done its part, asking the server once', async () => {

@@ -392,10 +392,19 @@ export function createAgent({ dataDir, catalog, source, collector, clock, log, b
   };
 
   loadStudies();
-  // A kill after the store's part of a withdrawal (keys and rows gone, erasure queued) and
-  // before the journal's leaves the agent enrolled in a study it withdrew from: finish it.
+  // A withdrawal cut off by a kill, or by a failure, after its receipt was kept leaves the
+  // agent enrolled in a study it withdrew from, maybe with the study's keys and rows still
+  // there and their uploads allowed again: finish it, whichever step it stopped at.
   const enrolledAtStart = journal.snapshot.state === 'not-enrolled' ? null : journal.snapshot.enrollment.studyId;
-  if (enrolledAtStart !== null && collector.isWithdrawn(enrolledAtStart)) apply(machine.withdraw(journal.snapshot, enrolledAtStart));
+  if (enrolledAtStart !== null) {
+    const lastReceipt = consent.receipts().filter((receipt) => receipt.processing[0]?.captureScope.studyId === enrolledAtStart).at(-1);
+    if (lastReceipt?.event.state === 'withdrawn' && !collector.isWithdrawn(enrolledAtStart)) {
+      collector.beginWithdrawal(enrolledAtStart);
+      collector.completeWithdrawal(enrolledAtStart);
+      log.info({ event: 'withdrawal.finished-at-start' }, 'finished a withdrawal that was cut off');
+    }
+    if (collector.isWithdrawn(enrolledAtStart)) apply(machine.withdraw(journal.snapshot, enrolledAtStart));
+  }
   apply(machine.afterRestart(journal.snapshot));
   refresh();
 
