@@ -29,7 +29,7 @@ import type { WindowAggregate } from '@candor/shared/schemas/window';
 import { parseUnknown } from '@candor/shared/validation';
 import { erasureAckSigningBytes, erasureRequestSigningBytes } from '@candor/shared/erasure';
 
-export type ContractMode = 'ok' | 'unavailable' | 'rate-limited' | 'reject' | 'no-consent' | 'conflict' | 'down' | 'hang';
+export type ContractMode = 'ok' | 'unavailable' | 'rate-limited' | 'reject' | 'no-consent' | 'conflict' | 'unreadable' | 'down' | 'hang';
 
 export type ReceivedBatch = { header: EnvelopeHeader; body: string; windows: WindowAggregate[] | null };
 
@@ -176,6 +176,8 @@ export async function startIngestContractServer(options: ContractServerOptions):
         status = error(response, 400, 'rejected', 'refused by the test');
       } else if (mode === 'no-consent' && path === '/api/v1/ingest') {
         status = error(response, 403, 'ingest.no-consent', 'no active consent for this study version');
+      } else if (mode === 'unreadable') {
+        status = error(response, 400, 'validation', 'invalid envelope: header.v: invalid input');
       } else if (mode === 'conflict') {
         status = error(response, 409, 'ingest.batch-conflict', 'this batch id is held for another device');
       } else {

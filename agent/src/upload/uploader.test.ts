@@ -119,6 +119,7 @@ describe('uploading held windows', () => {
 
   it.each([
     ['a refusal of the batch itself (a batch id held for another device) is final: the batch is dropped and counted', 'conflict', 0, 2],
+    ['an envelope the server cannot read is final too: the same bytes would be refused again', 'unreadable', 0, 2],
     ['a refusal of the device (no consent the server knows of) is retried later', 'no-consent', 2, 0],
     ['a 4xx the agent does not know (a proxy in the way) is retried later', 'reject', 2, 0],
     ['a 503 is retried later', 'unavailable', 2, 0],

@@ -47,12 +47,14 @@ type Outcome = 'sent' | 'rejected' | 'deferred' | 'halted';
 
 /**
  * The server's refusals of one batch that no retry can change: the batch is dropped and
- * counted (`dropped.rejected`). Every other refusal — no consent the server knows of, a study
+ * counted (`dropped.rejected`): a batch id held for another device, a body too large, an
+ * envelope the server cannot read (`validation`: the same bytes would be refused again, and
+ * kept they would hold back every newer window of the study). Every other refusal — no consent the server knows of, a study
  * not open, a device it does not know, a proxy's 404 — says the server takes no uploads from
  * this device now, whatever the batch: the batch is kept and retried with backoff, the
  * participant is told, and the store's age limit is the last word.
  */
-const FINAL_REFUSALS: ReadonlySet<string> = new Set(['ingest.batch-conflict', 'request.too-large']);
+const FINAL_REFUSALS: ReadonlySet<string> = new Set(['ingest.batch-conflict', 'request.too-large', 'validation']);
 
 /** The server's refusal of this device's uploads, in words for the participant. */
 export type UploadRefusal = { studyId: string; reason: string; since: number };
