@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../agent/src/control/client.ts';
-import { KEY_FILE_NAME } from '../../agent/src/keys/keyring.ts';
+import { KEY_FILE_NAME, STORE_ID_FILE } from '../../agent/src/keys/keyring.ts';
 import { startSecretService, type SecretService } from '../support/secret-service.ts';
 import { waitFor } from '../support/wait.ts';
 import { CANDOR, CODING, LIVENESS_MS, runCandor } from './paired-agent.ts';
@@ -79,7 +79,8 @@ async function captureSome(client: ControlClient): Promise<number> {
 
 /** The keyring's item for a data dir, as `secret-tool` finds it, or null. */
 function keyringItem(dataDir: string): string | null {
-  const found = spawnSync('secret-tool', ['lookup', 'service', 'candor-agent', 'purpose', 'master-keys', 'store', dataDir], { env: { ...outsideDesktop(), ...keyring.env }, encoding: 'utf8' });
+  const storeId = readFileSync(join(dataDir, STORE_ID_FILE), 'utf8');
+  const found = spawnSync('secret-tool', ['lookup', 'service', 'candor-agent', 'purpose', 'master-keys', 'store', storeId], { env: { ...outsideDesktop(), ...keyring.env }, encoding: 'utf8' });
   return found.status === 0 && found.stdout.trim() !== '' ? found.stdout.trim() : null;
 }
 

@@ -1,10 +1,10 @@
-import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateDataKey } from '@candor/shared/crypto';
 import { CandorError } from '@candor/shared/errors';
-import { KEY_FILE_NAME, openKeyRing } from './keyring.ts';
+import { KEY_FILE_NAME, openKeyRing, STORE_ID_FILE } from './keyring.ts';
 import { detectKeychain, type CommandResult, type SecretToolRunner } from './secret-service.ts';
 
 const dirs: string[] = [];
@@ -113,8 +113,30 @@ describe('keychain detection (with a scripted stand-in for secret-tool)', () => 
     const key = generateDataKey();
     ring.save([key]);
     expect(ring.load()).toEqual([key]);
-    expect([...tool.items.keys()]).toEqual([`service candor-agent purpose master-keys store ${dir}`]);
+    const storeId = readFileSync(join(dir, STORE_ID_FILE), 'utf8');
+    expect([...tool.items.keys()]).toEqual([`service candor-agent purpose master-keys store ${storeId}`]);
+    expect(statSync(join(dir, STORE_ID_FILE)).mode & 0o777).toBe(0o600);
     expect(existsSync(join(dir, KEY_FILE_NAME))).toBe(false);
+  });
+
+  it('finds the keys of a data dir moved elsewhere: its item is named by an id kept inside it', () => {
+    const dir = keyDir();
+    const tool = scriptedSecretTool('works');
+    const key = generateDataKey();
+    openKeyRing({ keyDir: dir, platform: 'linux', env: bus, runSecretTool: tool.run }).save([key]);
+    const moved = `${dir}-moved`;
+    renameSync(dir, moved);
+    dirs.push(moved);
+    expect(openKeyRing({ keyDir: moved, platform: 'linux', env: bus, runSecretTool: tool.run }).load()).toEqual([key]);
+  });
+
+  it('refuses a damaged store id rather than make a new one, which would lose the keys', () => {
+    const dir = keyDir();
+    const tool = scriptedSecretTool('works');
+    openKeyRing({ keyDir: dir, platform: 'linux', env: bus, runSecretTool: tool.run }).save([generateDataKey()]);
+    writeFileSync(join(dir, STORE_ID_FILE), 'not an id', { mode: 0o600 });
+    expect(() => openKeyRing({ keyDir: dir, platform: 'linux', env: bus, runSecretTool: tool.run })).toThrow(/does not hold the store's keychain id/);
+    expect(readFileSync(join(dir, STORE_ID_FILE), 'utf8')).toBe('not an id');
   });
 
   it('keeps each data dir\'s keys apart: saving one never replaces another\'s', () => {

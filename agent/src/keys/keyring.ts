@@ -7,7 +7,7 @@
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { fromBase64Url, KEY_BYTES, toBase64Url, type DataKey } from '@candor/shared/crypto';
+import { fromBase64Url, KEY_BYTES, randomId, toBase64Url, type DataKey } from '@candor/shared/crypto';
 import { CandorError } from '@candor/shared/errors';
 import { Base64Url, RandomId } from '@candor/shared/schemas/primitives';
 import { parseUnknown } from '@candor/shared/validation';
@@ -56,6 +56,26 @@ function decode(text: string | null, where: string): DataKey[] {
 }
 
 export const KEY_FILE_NAME = 'master-keys.json';
+/** The store's random id, naming its keychain item; in the data dir, so it moves with it. */
+export const STORE_ID_FILE = 'keychain-store-id';
+
+/**
+ * The id in `keyDir`, made on first use. Never replaced: a new id would lose the keychain
+ * item the old one names.
+ * @throws CandorError `keys.unreadable` for a file that does not hold an id.
+ */
+function storeIdIn(keyDir: string): string {
+  const path = join(keyDir, STORE_ID_FILE);
+  const text = readKeyFile(path);
+  if (text === null) {
+    const id = randomId();
+    writeKeyFile(path, id);
+    return id;
+  }
+  const parsed = RandomId.safeParse(text.trim());
+  if (!parsed.success) throw new CandorError('keys.unreadable', `${path} does not hold the store's keychain id; restore it from a backup of this data dir`);
+  return parsed.data;
+}
 
 /**
  * Picks the keychain when a real one answers, the key file otherwise. A key file left from a
@@ -77,11 +97,12 @@ export function openKeyRing(options: KeyRingOptions): KeyRing {
     },
   });
   if (!detection.available) return fileRing(detection.reason);
+  const item = { storeId: storeIdIn(keyDir), label: keyDir };
   const keychain: KeyRing = {
     backend: { kind: 'secret-service', description: 'the desktop keyring (Secret Service)' },
-    load: () => decode(readFromKeychain(run, keyDir), 'the desktop keyring'),
+    load: () => decode(readFromKeychain(run, item), 'the desktop keyring'),
     save: (keys) => {
-      if (!writeToKeychain(run, keyDir, encode(keys))) {
+      if (!writeToKeychain(run, item, encode(keys))) {
         throw new CandorError('keys.keychain-write', 'the desktop keyring refused to store the master key (is it locked?)');
       }
     },
@@ -89,7 +110,7 @@ export function openKeyRing(options: KeyRingOptions): KeyRing {
   const inFile = readKeyFile(path);
   if (inFile === null) return keychain;
   const keys = decode(inFile, path);
-  if (!writeToKeychain(run, keyDir, encode(keys)) || readFromKeychain(run, keyDir) !== encode(keys)) {
+  if (!writeToKeychain(run, item, encode(keys)) || readFromKeychain(run, item) !== encode(keys)) {
     return fileRing('the desktop keyring did not take the keys from the key file');
   }
   rmSync(path);

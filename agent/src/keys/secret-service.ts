@@ -47,19 +47,22 @@ export function detectKeychain(platform: NodeJS.Platform, env: NodeJS.ProcessEnv
 }
 
 /**
- * The master keys of the store in `keyDir`: one item per data dir, so that two agents of one
- * user (a second `--data-dir`) never share, or rotate away, each other's keys.
+ * Where one store's master keys are: its item, named by the store's own random id (kept in its
+ * data dir, so it moves with it), so that two agents of one user (a second `--data-dir`) never
+ * share, or rotate away, each other's keys. `label` is for people browsing their keyring.
  */
-const masterAttributes = (keyDir: string): string[] => [...ATTRIBUTES, 'purpose', 'master-keys', 'store', keyDir];
+export type KeychainItem = { storeId: string; label: string };
 
-/** The stored key-ring document, or null when the keychain holds none for `keyDir`. */
-export function readFromKeychain(run: SecretToolRunner, keyDir: string): string | null {
-  const result = run(['lookup', ...masterAttributes(keyDir)]);
+const masterAttributes = (item: KeychainItem): string[] => [...ATTRIBUTES, 'purpose', 'master-keys', 'store', item.storeId];
+
+/** The stored key-ring document, or null when the keychain holds none for the store. */
+export function readFromKeychain(run: SecretToolRunner, item: KeychainItem): string | null {
+  const result = run(['lookup', ...masterAttributes(item)]);
   if (result.status === 0 && result.stdout.trim() !== '') return result.stdout.trim();
   return null;
 }
 
 /** @returns false when the keychain refused the write. */
-export function writeToKeychain(run: SecretToolRunner, keyDir: string, document: string): boolean {
-  return run(['store', `--label=Candor agent master keys (${keyDir})`, ...masterAttributes(keyDir)], document).status === 0;
+export function writeToKeychain(run: SecretToolRunner, item: KeychainItem, document: string): boolean {
+  return run(['store', `--label=Candor agent master keys (${item.label})`, ...masterAttributes(item)], document).status === 0;
 }
