@@ -153,11 +153,20 @@ describe('the daemon killed with SIGKILL', () => {
     // batch's windows are there then, under its id (the agent persists a batch before sending
     // it and deletes it only after the answer), so every window that leaves is seen leaving.
     // It answers after a random pause, so that kills land while a batch is on its way.
+    // A failed check in here would only turn into a 500 the agent retries: kept, and thrown by the test.
+    const hookFailures: unknown[] = [];
+    const throwHookFailure = (): void => {
+      if (hookFailures.length > 0) throw hookFailures[0];
+    };
     const onStored = (pause: boolean) => async (envelope: SealedEnvelope): Promise<void> => {
       sender = envelope.header.senderKeyId;
       storedBatches.set(envelope.header.batchId, (storedBatches.get(envelope.header.batchId) ?? 0) + 1);
       if (!envelopes.has(envelope.header.batchId)) envelopes.set(envelope.header.batchId, envelope);
-      readStore();
+      try {
+        readStore();
+      } catch (error) {
+        hookFailures.push(error);
+      }
       if (pause) await sleep(random() * 150);
     };
     server.onStored(onStored(true));
@@ -182,13 +191,21 @@ describe('the daemon killed with SIGKILL', () => {
       }
       await kill(daemon);
       landed.set(point, (landed.get(point) ?? 0) + 1);
+      throwHookFailure();
       readStore();
     }
 
     // Started once more and left alone: everything held goes, once.
     server.onStored(onStored(false));
     const last = await startDaemon();
-    await waitFor(async () => (await last.client.call('pending', {})).length === 0, 'everything held to be confirmed', LIVENESS_MS);
+    await waitFor(
+      async () => {
+        throwHookFailure();
+        return (await last.client.call('pending', {})).length === 0;
+      },
+      `everything held to be confirmed (${context})`,
+      LIVENESS_MS,
+    );
     const status = await last.client.call('status', {});
     expect(status.storage.dropped, context).toEqual({ budget: 0, age: 0, rejected: 0, undecryptable: 0 });
     await kill(last);

@@ -32,6 +32,7 @@ export async function startSecretService(): Promise<SecretService> {
   const runtime = join(root, 'run');
   mkdirSync(runtime, { mode: 0o700 });
   const bus = spawn('dbus-daemon', ['--session', '--nofork', '--print-address=1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  bus.on('error', () => undefined);
   const children: ChildProcess[] = [bus];
   const stop = async (): Promise<void> => {
     for (const child of children.reverse()) await stopped(child);
@@ -48,6 +49,9 @@ export async function startSecretService(): Promise<SecretService> {
     const env = { DBUS_SESSION_BUS_ADDRESS: address, XDG_DATA_HOME: join(root, 'data'), XDG_RUNTIME_DIR: runtime, HOME: root };
     const keyring = spawn('gnome-keyring-daemon', ['--foreground', '--unlock', '--components=secrets'], { env: { ...process.env, ...env }, stdio: ['pipe', 'ignore', 'ignore'] });
     children.push(keyring);
+    // A missing binary or an early exit must fail the start below, not the test process.
+    keyring.on('error', () => undefined);
+    keyring.stdin.on('error', () => undefined);
     // --unlock reads the login keyring's password from stdin; a new keyring takes it as its own.
     keyring.stdin.end('candor-test-keyring');
     // Asked before this keyring owns the name, the bus would start another (D-Bus activation)

@@ -2,8 +2,8 @@
  * The agent's one HTTP client, on node:http and node:https rather than fetch: fetch loads
  * undici and compiles its WebAssembly parser on first use, which cost the always-on daemon
  * about 14 MB of RSS for good and a peak of 20 MB more at its first request (docs/agent.md).
- * It follows no redirect (a 3xx is answered as it is), verifies TLS against the system's
- * certificate authorities, reads at most `maxBytes` of an answer (a larger one is refused as it
+ * It follows no redirect (a 3xx is answered as it is), verifies TLS as node:https does (Node's
+ * own certificate authorities, and an organisation's own through NODE_EXTRA_CA_CERTS), reads at most `maxBytes` of an answer (a larger one is refused as it
  * arrives, never buffered whole), and gives up after `timeoutMs` or when `signal` aborts.
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
