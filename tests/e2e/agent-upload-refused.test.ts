@@ -9,8 +9,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentStatus } from '@candor/shared/schemas/control';
 import { parseUnknown } from '@candor/shared/validation';
+import { generateSealingKeyPair, generateSigningKeyPair } from '@candor/shared/crypto';
+import { SEED_STUDY, startTestAgent } from '../support/agent.ts';
+import { startIngestContractServer } from '../support/ingest-contract-server.ts';
 import { waitFor } from '../support/wait.ts';
-import { LIVENESS_MS, runCandor, startAgentBeside, type CliRun, type DaemonProcess, type PairingServer } from './paired-agent.ts';
+import { CODING, LIVENESS_MS, runCandor, startAgentBeside, type CliRun, type DaemonProcess, type PairingServer } from './paired-agent.ts';
 
 const STUDY = 'refused-uploads';
 const DAY = 24 * 60 * 60_000;
@@ -48,4 +51,32 @@ describe('uploads the server refuses', () => {
     // Still there on a later pass: a refusal is retried with backoff, never turned into a drop.
     expect((await candor('pending')).stdout).toContain(STUDY);
   }, 4 * LIVENESS_MS);
+
+  it('are pushed to a subscriber (the tray) as they happen, with nobody asking', async () => {
+    // In-process, beside the ingest contract double, with nothing else refreshing the status
+    // (the catalog is re-read hourly): only the uploads themselves can push these events.
+    const [serverKey, studyKey] = [generateSigningKeyPair(), generateSealingKeyPair()];
+    const contract = await startIngestContractServer({ serverKey, studyKey });
+    const agent = await startTestAgent(
+      { source: { kind: 'replay', file: CODING, speed: 4 }, upload: { serverUrl: contract.url, serverPublicKey: serverKey.publicKey, studyKeys: new Map([[SEED_STUDY.studyId, studyKey.publicKey]]) } },
+      { holdBeforeUploadHours: 0 },
+    );
+    try {
+      contract.registerDevice(agent.daemon.devicePublicKey(SEED_STUDY.studyId));
+      contract.setMode('no-consent');
+      await agent.enroll();
+      const pushed: AgentStatus[] = [];
+      agent.client.onEvent((event) => pushed.push(event.status));
+      await agent.client.call('subscribe', {});
+      await agent.client.call('start', {});
+      await waitFor(async () => (await agent.client.call('status', {})).eventsAccepted > 5, 'replayed events to be captured', LIVENESS_MS);
+      await agent.client.call('stop', {});
+      await waitFor(() => pushed.some((status) => status.storage.uploadsRefused !== null), 'a status event saying the server refuses uploads', LIVENESS_MS);
+      expect(pushed.find((status) => status.storage.uploadsRefused !== null)?.storage.windowsHeld).toBeGreaterThan(0);
+    } finally {
+      await agent.close();
+      await contract.close();
+    }
+  }, 2 * LIVENESS_MS);
 });
+

@@ -35,6 +35,8 @@ export type CollectorOptions = {
   mayUpload: (studyId: string) => boolean;
   /** The server refused a batch as sealed to a study key it has rotated away from: ask it for the current one. */
   onStaleStudyKey?: (studyId: string) => void;
+  /** Uploads changed what the store holds or whether the server refuses them: the status may have changed. */
+  onStorageChanged?: () => void;
   /** How often ended windows are closed and stored. */
   closeEveryMs?: number;
 };
@@ -165,6 +167,7 @@ export class Collector {
       serverPublicKey: target.serverPublicKey,
       mayUpload: options.mayUpload,
       ...(options.onStaleStudyKey ? { onStaleStudyKey: options.onStaleStudyKey } : {}),
+      ...(options.onStorageChanged ? { onPass: options.onStorageChanged } : {}),
       now: () => options.clock.now(),
       logger: options.log.child({ part: 'upload' }),
     });

@@ -86,6 +86,8 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     mayUpload: (studyId) => agent?.mayUpload(studyId) ?? false,
     // The study check brings the current sealing key; the refused batch waits for it.
     onStaleStudyKey: () => void agent?.checkServer(),
+    // Subscribers (the tray) learn of windows leaving, and of a server refusing them, as it happens.
+    onStorageChanged: () => agent?.refresh(),
     ...(options.closeWindowsEveryMs === undefined ? {} : { closeEveryMs: options.closeWindowsEveryMs }),
   });
   let server;

@@ -29,6 +29,8 @@ export type UploaderOptions = {
   mayUpload: (studyId: string) => boolean;
   /** The server refused a batch as sealed to a study key it has rotated away from: learn the current one. */
   onStaleStudyKey?: (studyId: string) => void;
+  /** A background pass sent, dropped, deferred or confirmed something: what the status shows may have changed. */
+  onPass?: (report: UploadReport) => void;
   now?: () => number;
   random?: () => number;
   logger?: Logger;
@@ -82,7 +84,7 @@ export class Uploader {
   #refusal: UploadRefusal | null = null;
 
   constructor(options: UploaderOptions) {
-    this.#options = { now: Date.now, random: Math.random, requestTimeoutMs: 30_000, onStaleStudyKey: () => undefined, ...options };
+    this.#options = { now: Date.now, random: Math.random, requestTimeoutMs: 30_000, onStaleStudyKey: () => undefined, onPass: () => undefined, ...options };
     this.#logger = options.logger ?? pino({ enabled: false });
   }
 
@@ -145,7 +147,8 @@ export class Uploader {
       const stopping = (): boolean => stop.signal.aborted;
       while (!stopping()) {
         try {
-          await this.runOnce();
+          const report = await this.runOnce();
+          if (Object.values(report).some((count) => count > 0)) this.#options.onPass(report);
         } catch (error) {
           this.#logger.error({ event: 'upload.failed', code: error instanceof Error ? error.name : 'unknown' }, 'an upload pass failed');
         }
