@@ -136,18 +136,12 @@ export async function startPairingServer(studyId: string): Promise<PairingServer
 export type DaemonProcess = { child: ChildProcess; client: ControlClient; exited: Promise<void>; kill(): Promise<void> };
 
 /** Starts `candor daemon` on `dataDir`, logging to `logFile`, and connects once it answers. */
-export async function startDaemonProcess(dataDir: string, logFile: string, extraArgs: readonly string[] = []): Promise<DaemonProcess> {
-  const log = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [CANDOR, 'daemon', '--data-dir', dataDir, '--source', `replay:${CODING}`, ...extraArgs], { stdio: ['ignore', log, log] });
-  closeSync(log);
-  const exited = new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => { resolve(); });
-  });
+/** A client of the daemon on `dataDir` once it answers; `check` runs before each try, to fail at once (a daemon that exited). */
+export async function connectWhenAnswering(dataDir: string, check: () => void = () => undefined): Promise<ControlClient> {
   let client: ControlClient | undefined;
   await waitFor(
     async () => {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the daemon exited (${String(child.exitCode ?? child.signalCode)}); see ${logFile}`);
+      check();
       try {
         client = await ControlClient.connect({ socketPath: join(dataDir, 'agent.sock') });
         await client.call('ping', {});
@@ -162,7 +156,20 @@ export async function startDaemonProcess(dataDir: string, logFile: string, extra
     LIVENESS_MS,
   );
   if (!client) throw new Error('no client');
-  const connected = client;
+  return client;
+}
+
+export async function startDaemonProcess(dataDir: string, logFile: string, extraArgs: readonly string[] = []): Promise<DaemonProcess> {
+  const log = openSync(logFile, 'a');
+  const child = spawn(process.execPath, [CANDOR, 'daemon', '--data-dir', dataDir, '--source', `replay:${CODING}`, ...extraArgs], { stdio: ['ignore', log, log] });
+  closeSync(log);
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => { resolve(); });
+  });
+  const connected = await connectWhenAnswering(dataDir, () => {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the daemon exited (${String(child.exitCode ?? child.signalCode)}); see ${logFile}`);
+  });
   return {
     child,
     client: connected,

@@ -16,7 +16,8 @@ import { systemClock, type Clock } from './clock.ts';
 import { checkServerUrl } from '../pair/server-api.ts';
 import type { UploadTarget } from '../pair/pairing.ts';
 import { Collector } from './collector.ts';
-import { SEED_POLICIES_DIR, SEED_STUDIES_DIR, agentPaths } from './paths.ts';
+import { lockDataDir } from './lock.ts';
+import { SEED_POLICIES_DIR, SEED_STUDIES_DIR, agentPaths, type AgentPaths } from './paths.ts';
 
 export type SourceChoice = { kind: 'live' } | { kind: 'replay'; file: string; speed?: number };
 
@@ -61,7 +62,7 @@ async function sourceFor(choice: SourceChoice): Promise<InputSource> {
 
 /**
  * @throws CandorError when the data or socket directory is unsafe, a fixed upload target is
- * not https (or loopback http), another agent runs on the socket, the recording is
+ * not https (or loopback http), another agent runs on the data dir or the socket, the recording is
  * unreadable, or the state files, the pairing record or the store are damaged
  * (`store.corrupt`, `store.keys-lost`, `pairing.unreadable`…).
  */
@@ -71,6 +72,16 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
   ensurePrivateDirectory(paths.dataDir);
   // Before anything is opened: a second daemon on a live data dir must change nothing there
   // (no key moved, no session stopped in the journal) before it is refused.
+  const lock = lockDataDir(paths.dataDir);
+  try {
+    return await startLocked(options, paths, log, () => { lock.release(); });
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+async function startLocked(options: DaemonOptions, paths: AgentPaths, log: Logger, unlock: () => void): Promise<RunningDaemon> {
   await assertNoAgentListening(paths.socketPath);
   const upload = options.upload ?? null;
   if (upload) checkServerUrl(upload.serverUrl);
@@ -144,6 +155,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
       running.close();
       await server.close();
       await collector.close();
+      unlock();
     },
   };
 }
