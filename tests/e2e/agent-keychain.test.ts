@@ -4,7 +4,9 @@
  * recording. The key is kept there, one item per data dir, and no key file is written; a
  * daemon started outside the desktop session (no bus) is refused with where its key is and
  * changes nothing; a key file made when there was no keyring moves into it; and one data
- * dir's withdrawal, which rotates its master key, leaves another's keys alone.
+ * dir's withdrawal, which rotates its master key, leaves another's keys alone. Last, what
+ * the real `secret-tool` answers when the key's item is there, absent, locked, or the keyring
+ * is gone is read as such: only "absent" may ever lead to a fresh key.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -14,6 +16,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../agent/src/control/client.ts';
 import { KEY_FILE_NAME, STORE_ID_FILE } from '../../agent/src/keys/keyring.ts';
+import { readFromKeychain, runSecretTool, writeToKeychain } from '../../agent/src/keys/secret-service.ts';
 import { startSecretService, type SecretService } from '../support/secret-service.ts';
 import { waitFor } from '../support/wait.ts';
 import { CANDOR, CODING, LIVENESS_MS, runCandor } from './paired-agent.ts';
@@ -164,4 +167,46 @@ describe('the master key in a real desktop keyring', () => {
     expect(await other.client.call('pending', {})).toHaveLength(firstHeld);
     await other.stop();
   }, 3 * LIVENESS_MS);
+});
+
+describe('the key read back from a real desktop keyring', () => {
+  const item = { storeId: 'read-back-check', label: 'read-back check' };
+  const inDesktop = <T>(read: () => T): T => {
+    const saved = { ...process.env };
+    Object.assign(process.env, keyring.env);
+    try {
+      return read();
+    } finally {
+      for (const name of Object.keys(keyring.env)) {
+        if (saved[name] === undefined) Reflect.deleteProperty(process.env, name);
+        else process.env[name] = saved[name];
+      }
+    }
+  };
+  const codeOf = (read: () => unknown): unknown => {
+    try {
+      read();
+      return 'read';
+    } catch (error) {
+      return (error as { code?: unknown }).code;
+    }
+  };
+
+  it('is the document when there, none when absent, and never taken for absent when locked or unreachable', async () => {
+    expect(inDesktop(() => readFromKeychain(runSecretTool, item))).toBeNull();
+    expect(inDesktop(() => writeToKeychain(runSecretTool, item, '{"v":1,"keys":[]}'))).toBe(true);
+    expect(inDesktop(() => readFromKeychain(runSecretTool, item))).toBe('{"v":1,"keys":[]}');
+
+    // The participant's keyring locked again (a screen lock that locks it, or by hand).
+    const locked = spawnSync(
+      'dbus-send',
+      ['--session', '--print-reply', '--dest=org.freedesktop.secrets', '/org/freedesktop/secrets', 'org.freedesktop.Secret.Service.Lock', 'array:objpath:/org/freedesktop/secrets/collection/login'],
+      { env: { ...outsideDesktop(), ...keyring.env }, encoding: 'utf8' },
+    );
+    expect(locked.status).toBe(0);
+    expect(inDesktop(() => codeOf(() => readFromKeychain(runSecretTool, item)))).toBe('keys.keychain-locked');
+
+    await keyring.stop();
+    expect(inDesktop(() => codeOf(() => readFromKeychain(runSecretTool, item)))).toBe('keys.keychain-unavailable');
+  });
 });

@@ -41,6 +41,9 @@ function scriptedSecretTool(behaviour: 'works' | 'missing' | 'locked' | 'returns
         if (value === undefined) return failed('');
         return ok(behaviour === 'returns-other' ? 'something else' : value);
       }
+      case 'search':
+        // Lists the matching item (a locked one without its secret), nothing when none matches.
+        return ok(items.has(attributes) ? '[/1]\nlabel = Candor agent master keys\n' : '');
       case 'clear':
         items.delete(attributes);
         return ok();
@@ -158,6 +161,32 @@ describe('keychain detection (with a scripted stand-in for secret-tool)', () => 
     expect(ring.backend.kind).toBe('secret-service');
     expect(ring.load()).toEqual([key]);
     expect(existsSync(join(dir, KEY_FILE_NAME))).toBe(false);
+  });
+
+  it.each([
+    ['keeps the item locked', 'keys.keychain-locked', (result: CommandResult) => (result.status === 0 ? failed('') : result)],
+    ['does not answer in time', 'keys.keychain-unavailable', () => ({ status: null, stdout: '', stderr: '' })],
+    ['fails on D-Bus', 'keys.keychain-unavailable', () => failed('secret-tool: Could not connect: No such file or directory')],
+  ])('does not take a keychain that %s for one without the key: load throws %s, and no fresh key is written', (_, code, lookup) => {
+    const dir = keyDir();
+    const tool = scriptedSecretTool('works');
+    const key = generateDataKey();
+    openKeyRing({ keyDir: dir, platform: 'linux', env: bus, runSecretTool: tool.run }).save([key]);
+    const stored = [...tool.items.values()];
+    const run: SecretToolRunner = (args, input) => {
+      const result = tool.run(args, input);
+      return args[0] === 'lookup' && args.includes('master-keys') ? lookup(result) : result;
+    };
+    const ring = openKeyRing({ keyDir: dir, platform: 'linux', env: bus, runSecretTool: run });
+    expect(ring.backend.kind).toBe('secret-service');
+    expect(() => ring.load()).toThrow(expect.objectContaining({ code }));
+    expect(() => ring.load()).toThrow(/Nothing was read, changed or deleted/);
+    expect([...tool.items.values()]).toEqual(stored);
+  });
+
+  it('loads no keys only when the keychain answered that it has none', () => {
+    const tool = scriptedSecretTool('works');
+    expect(openKeyRing({ keyDir: keyDir(), platform: 'linux', env: bus, runSecretTool: tool.run }).load()).toEqual([]);
   });
 
   it('keeps using the key file when the keychain does not take its keys back faithfully', () => {

@@ -12,7 +12,7 @@ import { CandorError } from '@candor/shared/errors';
 import { Base64Url, RandomId } from '@candor/shared/schemas/primitives';
 import { parseUnknown } from '@candor/shared/validation';
 import { readKeyFile, writeKeyFile } from './key-file.ts';
-import { detectKeychain, readFromKeychain, runSecretTool, writeToKeychain, type SecretToolRunner } from './secret-service.ts';
+import { detectKeychain, readFromKeychain, runSecretTool, writeToKeychain, type KeychainItem, type SecretToolRunner } from './secret-service.ts';
 
 /** Which backend holds the master keys, and why: `candor status` shows this. */
 export type KeyBackendInfo =
@@ -82,7 +82,8 @@ function storeIdIn(keyDir: string): string {
  * time without a keychain moves into one that now works: written, read back and compared,
  * then the file is removed; until all of that succeeds the file stays the one in use.
  * @throws CandorError `keys.insecure-file`, `keys.unreadable` (a key file to move that cannot
- * be read), and from load/save `keys.keychain-write`.
+ * be read), and from load/save `keys.keychain-write`, `keys.keychain-locked`,
+ * `keys.keychain-unavailable`.
  */
 export function openKeyRing(options: KeyRingOptions): KeyRing {
   const run = options.runSecretTool ?? runSecretTool;
@@ -110,9 +111,18 @@ export function openKeyRing(options: KeyRingOptions): KeyRing {
   const inFile = readKeyFile(path);
   if (inFile === null) return keychain;
   const keys = decode(inFile, path);
-  if (!writeToKeychain(run, item, encode(keys)) || readFromKeychain(run, item) !== encode(keys)) {
+  if (!writeToKeychain(run, item, encode(keys)) || readBackOrNull(run, item) !== encode(keys)) {
     return fileRing('the desktop keyring did not take the keys from the key file');
   }
   rmSync(path);
   return keychain;
+}
+
+/** What the keychain gives back for `item`; null for anything short of the document. */
+function readBackOrNull(run: SecretToolRunner, item: KeychainItem): string | null {
+  try {
+    return readFromKeychain(run, item);
+  } catch {
+    return null;
+  }
 }

@@ -7,6 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomId } from '@candor/shared/crypto';
+import { CandorError } from '@candor/shared/errors';
 
 export type CommandResult = { status: number | null; stdout: string; stderr: string };
 /** Runs `secret-tool` with `args`, feeding `input` on stdin. Injectable so detection is testable. */
@@ -55,11 +56,36 @@ export type KeychainItem = { storeId: string; label: string };
 
 const masterAttributes = (item: KeychainItem): string[] => [...ATTRIBUTES, 'purpose', 'master-keys', 'store', item.storeId];
 
-/** The stored key-ring document, or null when the keychain holds none for the store. */
+const UNTOUCHED = 'Nothing was read, changed or deleted.';
+
+/**
+ * The stored key-ring document, or null when the keychain holds none for the store. Only a
+ * keychain that answered, and had no such item, gives null: a store whose key is there but
+ * out of reach must not be taken for one whose key is gone, whose last resort (moving it aside,
+ * a fresh key under the same item) would lose the key for good.
+ * @throws CandorError `keys.keychain-locked` when the item is there but locked,
+ * `keys.keychain-unavailable` when the keychain did not answer.
+ */
 export function readFromKeychain(run: SecretToolRunner, item: KeychainItem): string | null {
-  const result = run(['lookup', ...masterAttributes(item)]);
+  const attributes = masterAttributes(item);
+  const result = run(['lookup', ...attributes]);
   if (result.status === 0 && result.stdout.trim() !== '') return result.stdout.trim();
-  return null;
+  if (result.status === 1 && result.stderr.trim() === '') {
+    // `lookup` says nothing both when no item matches and when the one that does is locked;
+    // `search` lists a locked item (without its secret). Its output is only looked at, never kept.
+    const search = run(['search', ...attributes]);
+    if (search.status === 0 && search.stdout.trim() === '') return null;
+    if (search.status === 0 && /^\[/m.test(search.stdout)) {
+      throw new CandorError(
+        'keys.keychain-locked',
+        `the desktop keyring holds the local store's master key but keeps it locked: unlock the keyring (log in to the desktop, or open it in your keyring app) and start the agent again. ${UNTOUCHED}`,
+      );
+    }
+  }
+  throw new CandorError(
+    'keys.keychain-unavailable',
+    `the desktop keyring did not answer when asked for the local store's master key (it may still be starting): start the agent again in a moment. ${UNTOUCHED}`,
+  );
 }
 
 /** @returns false when the keychain refused the write. */
