@@ -72,7 +72,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
   ensurePrivateDirectory(paths.dataDir);
   // Before anything is opened: a second daemon on a live data dir must change nothing there
   // (no key moved, no session stopped in the journal) before it is refused.
-  const lock = lockDataDir(paths.dataDir);
+  const lock = await lockDataDir(paths.dataDir);
   try {
     return await startLocked(options, paths, log, () => { lock.release(); });
   } catch (error) {
@@ -102,6 +102,7 @@ async function startLocked(options: DaemonOptions, paths: AgentPaths, log: Logge
     ...(options.closeWindowsEveryMs === undefined ? {} : { closeEveryMs: options.closeWindowsEveryMs }),
   });
   let server;
+  let storage;
   try {
     agent = createAgent({
       dataDir: paths.dataDir,
@@ -112,6 +113,8 @@ async function startLocked(options: DaemonOptions, paths: AgentPaths, log: Logge
       log,
       ...(options.batchMs === undefined ? {} : { batchMs: options.batchMs }),
     });
+    // Read before the socket opens: nothing after it may fail and leave it open.
+    storage = collector.storage();
     server = await startControlServer(paths.socketPath, agent.handlers, log);
   } catch (error) {
     agent?.close();
@@ -138,7 +141,7 @@ async function startLocked(options: DaemonOptions, paths: AgentPaths, log: Logge
   }, options.studyCheckMs ?? DEFAULT_STUDY_CHECK_MS);
   checker.unref();
   void running.checkServer();
-  log.info({ source: source.kind, socket: paths.socketPath, server: collector.storage().uploadsTo, keys: collector.storage().keyBackend.kind }, 'agent listening');
+  log.info({ source: source.kind, socket: paths.socketPath, server: storage.uploadsTo, keys: storage.keyBackend.kind }, 'agent listening');
   return {
     agent: running,
     devicePublicKey(studyId) {
@@ -152,10 +155,17 @@ async function startLocked(options: DaemonOptions, paths: AgentPaths, log: Logge
       clearInterval(refresher);
       clearInterval(checker);
       unsubscribe();
-      running.close();
-      await server.close();
-      await collector.close();
-      unlock();
+      // Each part is closed whatever the one before it threw, and the data dir let go last.
+      try {
+        running.close();
+        await server.close();
+      } finally {
+        try {
+          await collector.close();
+        } finally {
+          unlock();
+        }
+      }
     },
   };
 }
