@@ -286,13 +286,15 @@ export async function measureAgentCost(seconds: number, options: CostOptions): P
       await x.xdotool(...chain);
       report.eventsSent += perChain;
     }
-    report.agent.events = eventsInEndedSessions + (await client.call('status', {})).eventsAccepted;
+    const last = await client.call('status', {});
+    report.agent.events = eventsInEndedSessions + last.eventsAccepted;
     if (server) report.uploaded = { batches: uploadedWindows.length, windows: uploadedWindows.reduce((sum, count) => sum + count, 0) };
     report.bare.events = await new Promise<number>((resolve) => {
       bare.once('message', (message) => { resolve((message as { events: number }).events); });
       bare.send('count');
     });
-    await client.call('stop', {});
+    // The study's session limit may have ended the session as the run ended.
+    if (last.state === 'running' || last.state === 'paused') await client.call('stop', {});
     client.close();
     bare.send('exit');
     agent.kill('SIGTERM');
