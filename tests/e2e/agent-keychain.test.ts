@@ -19,7 +19,7 @@ import { KEY_FILE_NAME, STORE_ID_FILE } from '../../agent/src/keys/keyring.ts';
 import { readFromKeychain, runSecretTool, writeToKeychain } from '../../agent/src/keys/secret-service.ts';
 import { startSecretService, type SecretService } from '../support/secret-service.ts';
 import { waitFor } from '../support/wait.ts';
-import { CANDOR, CODING, LIVENESS_MS, runCandor } from './paired-agent.ts';
+import { CANDOR, CODING, LIVENESS_MS, connectWhenAnswering, runCandor } from './paired-agent.ts';
 
 const STUDIES = new URL('../../seeds/studies', import.meta.url).pathname;
 const STUDY = 'coding-practice';
@@ -46,17 +46,9 @@ function spawnDaemon(dataDir: string, inDesktop: boolean): ChildProcess {
 /** A daemon answering on its socket, and how to stop it as the participant's session ends (SIGTERM). */
 async function startDaemon(dataDir: string, inDesktop: boolean): Promise<{ client: ControlClient; stop: () => Promise<void> }> {
   const child = spawnDaemon(dataDir, inDesktop);
-  let client: ControlClient | undefined;
-  await waitFor(
-    async () => {
-      if (child.exitCode !== null) throw new Error(`the daemon exited (${String(child.exitCode)})`);
-      client = await ControlClient.connect({ socketPath: join(dataDir, 'agent.sock') }).catch(() => undefined);
-      return client !== undefined;
-    },
-    'the daemon to answer on its socket',
-    LIVENESS_MS,
-  );
-  const connected = client as ControlClient;
+  const connected = await connectWhenAnswering(dataDir, () => {
+    if (child.exitCode !== null) throw new Error(`the daemon exited (${String(child.exitCode)})`);
+  });
   return {
     client: connected,
     stop: async () => {
@@ -183,14 +175,6 @@ describe('the key read back from a real desktop keyring', () => {
       }
     }
   };
-  const codeOf = (read: () => unknown): unknown => {
-    try {
-      read();
-      return 'read';
-    } catch (error) {
-      return (error as { code?: unknown }).code;
-    }
-  };
 
   it('is the document when there, none when absent, and never taken for absent when locked or unreachable', async () => {
     expect(inDesktop(() => readFromKeychain(runSecretTool, item))).toBeNull();
@@ -204,9 +188,9 @@ describe('the key read back from a real desktop keyring', () => {
       { env: { ...outsideDesktop(), ...keyring.env }, encoding: 'utf8' },
     );
     expect(locked.status).toBe(0);
-    expect(inDesktop(() => codeOf(() => readFromKeychain(runSecretTool, item)))).toBe('keys.keychain-locked');
+    expect(() => inDesktop(() => readFromKeychain(runSecretTool, item))).toThrow(expect.objectContaining({ code: 'keys.keychain-locked' }));
 
     await keyring.stop();
-    expect(inDesktop(() => codeOf(() => readFromKeychain(runSecretTool, item)))).toBe('keys.keychain-unavailable');
+    expect(() => inDesktop(() => readFromKeychain(runSecretTool, item))).toThrow(expect.objectContaining({ code: 'keys.keychain-unavailable' }));
   });
 });

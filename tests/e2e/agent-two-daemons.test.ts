@@ -12,10 +12,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EXIT } from '../../agent/src/cli/output.ts';
 import type { ControlClient } from '../../agent/src/control/client.ts';
-import { LIVENESS_MS, connectWhenAnswering, startDaemonProcess } from './paired-agent.ts';
-
-const CANDOR = new URL('../../agent/bin/candor.js', import.meta.url).pathname;
-const CODING = new URL('../../seeds/recordings/coding.jsonl', import.meta.url).pathname;
+import { CANDOR, CODING, LIVENESS_MS, connectWhenAnswering, startDaemonProcess } from './paired-agent.ts';
 const ROUNDS = 6;
 
 type Started = { child: ChildProcess; stderr: () => string; exit: Promise<number | null> };

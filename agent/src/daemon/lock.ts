@@ -31,8 +31,8 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
   const file = join(dataDir, 'daemon.lock');
   const deadline = Date.now() + CONTENDED_WAIT_MS;
   for (;;) {
-    const held = tryLock(file);
-    if (held) return held;
+    const lock = tryLock(file);
+    if (lock) return lock;
     if (Date.now() >= deadline) throw new CandorError('daemon.already-running', `another Candor agent is running with the data dir ${dataDir}`);
     // SQLite climbs to an exclusive lock through a shared one, so two daemons trying at the
     // same instant can each hold the other back and both fail; each lets go of everything and
